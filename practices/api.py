@@ -1,0 +1,29 @@
+"""API authentication: `Authorization: Bearer <key>`, a key belonging to one practice."""
+
+from ninja import Router, Schema
+from ninja.security import HttpBearer
+
+from .services import api_key_authenticate
+
+
+class PracticeApiKey(HttpBearer):
+    def authenticate(self, request, token):
+        key = api_key_authenticate(secret=token)
+        if key is None:
+            return None
+        request.practice = key.practice
+        return key
+
+
+router = Router(tags=["practice"])
+
+
+class PracticeOut(Schema):
+    name: str
+    slug: str
+    time_zone: str
+
+
+@router.get("/practice", response=PracticeOut, summary="The practice this API key belongs to")
+def practice_whoami(request):
+    return request.auth.practice

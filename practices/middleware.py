@@ -1,0 +1,35 @@
+from .selectors import memberships_for_user
+
+SESSION_KEY = "current_practice_id"
+
+
+def _resolve(request):
+    """Pick the signed-in user's current office: the one remembered in the session, else the first."""
+    memberships = memberships_for_user(user=request.user)
+    chosen = None
+    wanted = request.session.get(SESSION_KEY)
+    for membership in memberships:
+        if membership.practice_id == wanted:
+            chosen = membership
+            break
+    if chosen is None and memberships:
+        chosen = memberships[0]
+    return memberships, chosen
+
+
+class CurrentPracticeMiddleware:
+    """Sets request.memberships, request.membership and request.practice (None when signed out)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.memberships, request.membership = [], None
+        if request.user.is_authenticated:
+            request.memberships, request.membership = _resolve(request)
+        request.practice = request.membership.practice if request.membership else None
+        return self.get_response(request)
+
+
+def practice_remember(request, practice_id: int) -> None:
+    request.session[SESSION_KEY] = practice_id

@@ -1,0 +1,126 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .access import admin_required, practice_required
+from .forms import (
+    ApiKeyCreateForm,
+    EmailAuthenticationForm,
+    OfficeSwitchForm,
+    RoleChangeForm,
+    TeamMemberAddForm,
+)
+from .middleware import practice_remember
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@practice_required
+def dashboard(request):
+    return render(request, "practices/dashboard.html", {
+        "team_size": selectors.team_members(practice=request.practice).count(),
+    })
+
+
+@practice_required
+@require_POST
+def office_switch(request):
+    form = OfficeSwitchForm(request.POST, memberships=request.memberships)
+    if form.is_valid():
+        practice_remember(request, form.cleaned_data["practice"].practice_id)
+        messages.success(request, f"Now working in {form.cleaned_data['practice'].practice.name}.")
+    else:
+        messages.error(request, _error_text(ValidationError(form.errors["practice"])))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "dashboard"
+    return redirect(target)
+
+
+@admin_required
+def team(request):
+    form = TeamMemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.team_member_add(practice=request.practice, actor=request.user,
+                                              **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error("email", _error_text(exc))
+        else:
+            invited = " An invite with a link to set a password is on its way." if result.invited else ""
+            messages.success(request, f"Added {result.membership.user.email}.{invited}")
+            return redirect("team")
+    return render(request, "practices/team.html", {
+        "form": form, "members": selectors.team_members(practice=request.practice),
+        "role_form": RoleChangeForm(),
+    })
+
+
+@admin_required
+@require_POST
+def team_member_role(request, member_id):
+    membership = selectors.team_member_get(practice=request.practice, pk=member_id)
+    form = RoleChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.team_member_role_change(membership=membership, actor=request.user,
+                                             role=form.cleaned_data["role"])
+            messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+    else:
+        messages.error(request, "Choose admin or staff.")
+    return redirect("team")
+
+
+@admin_required
+@require_POST
+def team_member_remove(request, member_id):
+    membership = selectors.team_member_get(practice=request.practice, pk=member_id)
+    try:
+        services.team_member_remove(membership=membership, actor=request.user)
+        messages.success(request, f"Removed {membership.user.email} from {request.practice.name}.")
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("team")
+
+
+@practice_required
+def practice_settings(request):
+    return render(request, "practices/settings.html", {
+        "audit": selectors.audit_events(practice=request.practice)[:20],
+    })
+
+
+@admin_required
+def api_keys(request):
+    form = ApiKeyCreateForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        _key, new_secret = services.api_key_create(practice=request.practice, actor=request.user,
+                                                   label=form.cleaned_data["label"])
+        form = ApiKeyCreateForm()
+    return render(request, "practices/api_keys.html", {
+        "form": form, "keys": selectors.api_keys(practice=request.practice),
+        "new_secret": new_secret,
+    })
+
+
+@admin_required
+@require_POST
+def api_key_revoke(request, api_key_id):
+    key = selectors.api_key_get(practice=request.practice, pk=api_key_id)
+    services.api_key_revoke(api_key=key, actor=request.user)
+    messages.success(request, f"Revoked key {key.prefix}…; requests using it now get 401.")
+    return redirect("api_keys")

@@ -1,0 +1,65 @@
+"""Headless Chromium (Debian's package) driven by Playwright against the live server."""
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda msg: msg.type == "error" and "Content Security Policy" in msg.text
+            and page.csp_errors.append(msg.text))
+    yield page
+    context.close()
+
+
+def sign_in(page, live_server, email, password):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_switch_office_and_see_the_right_office(page, live_server, world):
+    sign_in(page, live_server, world.admin_ab.email, world.password)
+    expect(page.get_by_test_id("dashboard-office")).to_have_text("Hillcrest Dental")
+    page.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    expect(page.get_by_test_id("dashboard-office")).to_have_text("Lakeside Dental")
+    expect(page.get_by_text("Now working in Lakeside Dental.")).to_be_visible()
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Lakeside Dental")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("combobox", name="Office")).to_have_value("lakeside")
+    assert page.csp_errors == []
+
+
+def test_wrong_password_shows_the_generic_message(page, live_server, world):
+    sign_in(page, live_server, world.staff_a.email, "not-it-at-all")
+    expect(page.get_by_role("alert")).to_contain_text("don't match an account")
+
+
+def test_admin_adds_a_team_member_from_the_team_page(page, live_server, world):
+    sign_in(page, live_server, world.admin_ab.email, world.password)
+    page.goto(f"{live_server.url}/settings/team/")
+    page.get_by_label("Email").fill("new.person@example.test")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_text("Added new.person@example.test.")).to_be_visible()
+    expect(page.locator('tr[data-member="new.person@example.test"]')).to_contain_text("invited")
+    assert page.csp_errors == []

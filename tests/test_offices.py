@@ -1,0 +1,57 @@
+import pytest
+from django.http import Http404
+from django.urls import reverse
+
+from practices import selectors, services
+
+
+def test_single_office_user_sees_no_switcher(client_of, world):
+    body = client_of(world.staff_a).get(reverse("dashboard")).content.decode()
+    assert 'id="office-select"' not in body
+    assert "Lakeside Dental" in body
+
+
+def test_multi_office_user_switches_and_the_choice_is_remembered(client_of, world):
+    client = client_of(world.admin_ab)
+    first = client.get(reverse("dashboard")).content.decode()
+    assert 'id="office-select"' in first
+    response = client.post(reverse("office_switch"),
+                           {"practice": "lakeside", "next": reverse("team")})
+    assert response["Location"] == reverse("team")
+    assert client.get(reverse("dashboard")).context["current_practice"] == world.practice_a
+    client.post(reverse("office_switch"), {"practice": "hillcrest"})
+    assert client.get(reverse("dashboard")).context["current_practice"] == world.practice_b
+    assert client.get(reverse("team")).context["current_practice"] == world.practice_b
+
+
+def test_switching_to_an_office_you_are_not_in_is_refused(client_of, world):
+    client = client_of(world.admin_ab)
+    client.post(reverse("office_switch"), {"practice": "hillcrest"})
+    response = client.post(reverse("office_switch"), {"practice": "other-town"}, follow=True)
+    assert "not a member of that office" in response.content.decode()
+    assert response.context["current_practice"] == world.practice_b
+
+
+def test_switch_ignores_an_offsite_next(client_of, world):
+    response = client_of(world.admin_ab).post(
+        reverse("office_switch"), {"practice": "lakeside", "next": "https://evil.example/"})
+    assert response["Location"] == reverse("dashboard")
+
+
+def test_user_without_an_office_gets_a_clear_page(client_of, db):
+    from tests.factories import UserFactory
+
+    response = client_of(UserFactory()).get(reverse("dashboard"))
+    assert response.status_code == 403
+    assert "not on an office" in response.content.decode()
+
+
+@pytest.mark.parametrize("helper", ["team_member_get", "api_key_get"])
+def test_access_helpers_answer_404_for_another_practices_object(world, helper):
+    key, _ = services.api_key_create(practice=world.practice_c, label="c")
+    c_member = world.practice_c.memberships.first()
+    obj = {"team_member_get": c_member, "api_key_get": key}[helper]
+    get = getattr(selectors, helper)
+    assert get(practice=world.practice_c, pk=obj.pk) == obj
+    with pytest.raises(Http404):
+        get(practice=world.practice_a, pk=obj.pk)
