@@ -23,8 +23,11 @@ _OFFICES = [
 
 @dataclass
 class DemoResult:
+    """What a demo seeder did: every seeder in settings.DEMO_SEEDERS returns one."""
+
     practices: list
     created: bool
+    summary: str = ""
 
 
 @transaction.atomic

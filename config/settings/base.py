@@ -138,6 +138,9 @@ CELERY_BEAT_SCHEDULE = {
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
 DUE_WORK = []
 
+# What `seed_demo` loads, in order: each app adds its own part of the demo data set.
+DEMO_SEEDERS = ["practices.demo.demo_seed"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
