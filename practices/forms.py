@@ -65,3 +65,25 @@ class RoleChangeForm(forms.Form):
 class ApiKeyCreateForm(forms.Form):
     label = forms.CharField(label="Label", max_length=100, required=False,
                             help_text="Where the key is used, for example 'PMS sync'.")
+
+
+class PracticeSettingsForm(forms.Form):
+    """An office's details and add-on switches, edited by its admins."""
+
+    name = forms.CharField(max_length=200)
+    time_zone = forms.ChoiceField(choices=[])
+    phone = forms.CharField(max_length=32, required=False,
+                            help_text="Shown to patients in messages and HELP replies.")
+    address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    addon_balance_notifications = forms.BooleanField(required=False, label="Balance notifications")
+    addon_voice = forms.BooleanField(required=False, label="Voice messages")
+    addon_on_demand = forms.BooleanField(required=False, label="On-demand notifications")
+    addon_online_payments = forms.BooleanField(required=False, label="Online payments (QuickPay)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        import zoneinfo
+
+        zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
+                       and not z.startswith(("Etc/", "SystemV/")))
+        self.fields["time_zone"].choices = [(z, z.replace("_", " ")) for z in zones]

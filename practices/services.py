@@ -152,3 +152,26 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+PRACTICE_EDITABLE_FIELDS = ("name", "time_zone", "phone", "address", "addon_balance_notifications",
+                            "addon_voice", "addon_on_demand", "addon_online_payments")
+
+
+@transaction.atomic
+def practice_update(*, practice: Practice, actor, **changes) -> list[str]:
+    """Apply an admin's edits to an office and record which fields changed."""
+    unknown = set(changes) - set(PRACTICE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    changed = [field for field, value in changes.items() if getattr(practice, field) != value]
+    if not changed:
+        return []
+    before = {field: getattr(practice, field) for field in changed}
+    for field in changed:
+        setattr(practice, field, changes[field])
+    practice.full_clean()
+    practice.save(update_fields=changed)
+    audit_record(practice=practice, actor=actor, action="practice.updated", target=practice.name,
+                 changes={f: [str(before[f]), str(changes[f])] for f in changed})
+    return changed

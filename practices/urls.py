@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("office/switch/", views.office_switch, name="office_switch"),
     path("settings/", views.practice_settings, name="practice_settings"),
+    path("settings/office/", views.office_edit, name="office_edit"),
     path("settings/team/", views.team, name="team"),
     path("settings/team/<int:member_id>/role/", views.team_member_role, name="team_member_role"),
     path("settings/team/<int:member_id>/remove/", views.team_member_remove,

@@ -11,6 +11,7 @@ from .forms import (
     ApiKeyCreateForm,
     EmailAuthenticationForm,
     OfficeSwitchForm,
+    PracticeSettingsForm,
     RoleChangeForm,
     TeamMemberAddForm,
 )
@@ -101,6 +102,18 @@ def practice_settings(request):
     return render(request, "practices/settings.html", {
         "audit": selectors.audit_events(practice=request.practice)[:20],
     })
+
+
+@admin_required
+def office_edit(request):
+    initial = {f: getattr(request.practice, f) for f in services.PRACTICE_EDITABLE_FIELDS}
+    form = PracticeSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changed = services.practice_update(practice=request.practice, actor=request.user,
+                                           **form.cleaned_data)
+        messages.success(request, "Office settings saved." if changed else "Nothing changed.")
+        return redirect("practice_settings")
+    return render(request, "practices/office_edit.html", {"form": form})
 
 
 @admin_required

@@ -63,3 +63,15 @@ def test_admin_adds_a_team_member_from_the_team_page(page, live_server, world):
     expect(page.get_by_text("Added new.person@example.test.")).to_be_visible()
     expect(page.locator('tr[data-member="new.person@example.test"]')).to_contain_text("invited")
     assert page.csp_errors == []
+
+
+def test_admin_turns_an_add_on_on_and_the_dashboard_shows_it(page, live_server, world):
+    sign_in(page, live_server, world.admin_ab.email, world.password)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Office details and add-ons").click()
+    page.get_by_label("Voice messages").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Office settings saved.")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator(".addons li", has_text="Voice")).to_contain_text("on")
+    assert page.csp_errors == []
