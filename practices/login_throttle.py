@@ -34,4 +34,13 @@ def clear(*, email: str) -> None:
 
 
 def client_ip(request) -> str:
+    """The client's address. Behind TRUSTED_PROXY_HOPS reverse proxies, REMOTE_ADDR is the last
+    proxy's, so the address is read from X-Forwarded-For, counting hops from the right (entries
+    further left were written by the client and cannot be trusted)."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    if hops:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                     if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "")

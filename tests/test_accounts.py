@@ -6,6 +6,8 @@ from django.core.cache import cache
 from django.test import override_settings
 from django.urls import reverse
 
+from practices import login_throttle
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
@@ -95,3 +97,20 @@ def test_password_reset_for_unknown_email_sends_nothing_and_reveals_nothing(clie
     response = client.post(reverse("password_reset"), {"email": "ghost@example.test"})
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=2, TRUSTED_PROXY_HOPS=1)
+def test_behind_a_proxy_each_client_address_is_counted_apart(client, world):
+    def attempt(forwarded, password="wrong-password"):
+        return client.post(reverse("login"), {"username": "staff.a@example.test",
+                                              "password": password},
+                           REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+
+    # A client forging the left part of the header still lands on its real address.
+    attempt("1.1.1.1, 203.0.113.5")
+    attempt("9.9.9.9, 203.0.113.5")
+    login_throttle.clear(email="staff.a@example.test")  # leave only the per-address counts
+    locked = attempt("203.0.113.5", password=world.password)
+    assert "Too many failed sign-in attempts" in locked.content.decode()
+    other = attempt("198.51.100.7", password=world.password)
+    assert other.status_code == 302

@@ -81,6 +81,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # LOGIN_FAILURE_WINDOW seconds, further attempts are refused until the window has passed.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
