@@ -15,8 +15,9 @@ from practices.services import api_key_create
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
     "password_reset_complete",
+    "twilio_status", "twilio_inbound", "email_unsubscribe",  # signed by the provider / the link
 }
-PUBLIC_PREFIXES = ("api-v1:",)
+PUBLIC_PREFIXES = ("api-v1:", "anymail:")
 
 
 def _patterns(resolver=None, prefix=""):

@@ -77,6 +77,9 @@ class EmailChannel(ChannelBackend):
         if not sent:
             raise TemporaryError("the mail backend sent nothing")
         status = getattr(message, "anymail_status", None)
+        if status is not None and status.status and status.status <= {"rejected", "invalid"}:
+            # The ESP refused the recipient (inactive, suppressed, malformed): no retry helps.
+            raise PermanentError(f"ESP refused the recipient: {', '.join(sorted(status.status))}")
         if status is not None and status.message_id:
             return str(status.message_id)
         return message_id.strip("<>")
