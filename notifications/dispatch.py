@@ -39,7 +39,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .channels import FateUnknown, PermanentError, TemporaryError, channel_open
@@ -62,35 +61,42 @@ def send_lease_seconds() -> int:
     return max(int(settings.NOTIFICATIONS_SEND_LEASE_SECONDS), int(settings.TWILIO_TIMEOUT) + 5)
 
 
-def _claim(where: str, params: list, limit: int | None = None) -> list[int]:
-    """Move waiting due rows matching `where` to sending, under a claim lease; return their ids."""
+def claim_due(*, limit: int = 500) -> list[int]:
+    """Claim up to `limit` due rows (the dispatcher's chunk); return their ids.
+
+    The locking SELECT is a materialized CTE so PostgreSQL runs it once (as a subquery in
+    `id IN (...)` the planner may re-run it per row); SKIP LOCKED lets two dispatchers claim
+    side by side. SQLite has one writer at a time, so the conditional UPDATE alone is enough.
+    """
     now = timezone.now()
     waiting = list(WAITING_STATUSES)
-    placeholders = ", ".join(["%s"] * len(waiting))
+    marks = ", ".join(["%s"] * len(waiting))
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    limit_sql = f" ORDER BY send_at LIMIT {int(limit)}" if limit else ""
-    # Only placeholders and our own table name are interpolated; values go as parameters.
-    sql = (f"UPDATE {TABLE}"  # noqa: S608
-           f" SET status = %s, lease_expires_at = %s, attempt_started_at = NULL, "
-           f"updated_at = %s WHERE id IN (SELECT id FROM {TABLE} WHERE status IN ({placeholders}) "
-           f"AND send_at <= %s{where}{limit_sql}{lock}) AND status IN ({placeholders}) RETURNING id")
-    args = [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *waiting,
-            now, *params, *waiting]
+    sql = (f"WITH due AS MATERIALIZED (SELECT id FROM {TABLE} "  # noqa: S608 - placeholders only
+           f"WHERE status IN ({marks}) AND send_at <= %s ORDER BY send_at LIMIT %s{lock}) "
+           f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, attempt_started_at = NULL, "
+           f"updated_at = %s WHERE id IN (SELECT id FROM due) AND status IN ({marks}) RETURNING id")
+    args = [*waiting, now, int(limit), Status.SENDING,
+            _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *waiting]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, args)
         return [row[0] for row in cursor.fetchall()]
-
-
-def claim_due(*, limit: int = 500) -> list[int]:
-    """Claim up to `limit` due rows (the dispatcher's chunk)."""
-    return _claim("", [], limit)
 
 
 def claim_ids(ids: list[int]) -> list[int]:
     """Claim those of `ids` that are waiting and due (the immediate path, in the task)."""
     if not ids:
         return []
-    return _claim(f" AND id IN ({', '.join(['%s'] * len(ids))})", list(ids))
+    now = timezone.now()
+    waiting = list(WAITING_STATUSES)
+    sql = (f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, "  # noqa: S608
+           f"attempt_started_at = NULL, updated_at = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+           f"AND status IN ({', '.join(['%s'] * len(waiting))}) AND send_at <= %s RETURNING id")
+    args = [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *ids,
+            *waiting, now]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _chunks(ids, size):
@@ -172,49 +178,73 @@ def _event(pk, status, detail="", reason_code=""):
                              reason_code=reason_code)
 
 
-class _Attempt:
-    """Record the outcome of one attempt, conditional on still owning the attempt."""
+def _failed(n: Notification, started, exc: Exception, events: list) -> None:
+    """Record a failed attempt, conditional on still owning that attempt."""
+    now = timezone.now()
+    attempts = n.attempts + 1
+    error = str(exc)[:500]
+    if isinstance(exc, PermanentError):
+        status, send_at = Status.UNDELIVERABLE_PERMANENT, n.send_at
+        detail = f"permanent error, no retry: {error}"
+        if exc.code == "21610":  # the carrier says this number replied STOP
+            OptOut.objects.get_or_create(practice_id=n.practice_id, channel=n.channel,
+                                         address=n.address,
+                                         defaults={"source": OptOut.Source.PROVIDER})
+    elif attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
+        status, send_at = Status.DELIVERY_ERROR, n.send_at
+        detail = f"temporary error on attempt {attempts}, no attempts left: {error}"
+    else:
+        status, send_at = Status.UNDELIVERABLE_RETRY, now + _backoff(attempts)
+        detail = f"temporary error on attempt {attempts}, retry at {send_at:%H:%M:%S %Z}: {error}"
+    # A retry clears attempt_started_at so that the next attempt can take the row again.
+    if Notification.objects.filter(pk=n.pk, attempt_started_at=started, status=Status.SENDING).update(
+            status=status, send_at=send_at, last_error=error, lease_expires_at=None,
+            attempt_started_at=None if status == Status.UNDELIVERABLE_RETRY else started,
+            updated_at=now):
+        events.append(_event(n.pk, status, detail))
 
-    def __init__(self, n: Notification, started):
-        self.n, self.started = n, started
-        self.qs = Notification.objects.filter(pk=n.pk, attempt_started_at=started)
 
-    def sent(self, provider_id: str, events: list):
-        now = timezone.now()
-        if self.qs.filter(status=Status.SENDING).update(
-                status=Status.SENT, provider_message_id=provider_id[:200], sent_at=now,
-                lease_expires_at=None, last_error="", updated_at=now):
-            events.append(_event(self.n.pk, Status.SENT, f"accepted by provider: {provider_id}"))
+def _record_sent(sent: list[tuple[int, str]], started, events: list) -> None:
+    """Mark a batch sent in one statement, each row with its provider id."""
+    if not sent:
+        return
+    now = timezone.now()
+    values = ", ".join(["(%s, %s)"] * len(sent))
+    sql = (f"WITH v(id, pid) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+           f"UPDATE {TABLE} SET status = %s, provider_message_id = "
+           f"(SELECT pid FROM v WHERE v.id = {TABLE}.id), sent_at = %s, lease_expires_at = NULL, "
+           f"last_error = '', updated_at = %s WHERE id IN (SELECT id FROM v) "
+           f"AND attempt_started_at = %s AND status = %s RETURNING id")
+    params = [x for pair in sent for x in pair] + [Status.SENT, now, now, started, Status.SENDING]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        recorded = {row[0] for row in cursor.fetchall()}
+    events.extend(_event(pk, Status.SENT, f"accepted by provider: {provider_id}")
+                  for pk, provider_id in sent if pk in recorded)
 
-    def failed(self, exc: Exception, events: list):
-        now = timezone.now()
-        attempts = self.n.attempts + 1
-        error = str(exc)[:500]
-        if isinstance(exc, PermanentError):
-            status, send_at = Status.UNDELIVERABLE_PERMANENT, self.n.send_at
-            detail = f"permanent error, no retry: {error}"
-            if exc.code == "21610":  # the carrier says this number replied STOP
-                OptOut.objects.get_or_create(practice_id=self.n.practice_id, channel=self.n.channel,
-                                             address=self.n.address,
-                                             defaults={"source": OptOut.Source.PROVIDER})
-        elif attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
-            status, send_at = Status.DELIVERY_ERROR, self.n.send_at
-            detail = f"temporary error on attempt {attempts}, no attempts left: {error}"
-        else:
-            status, send_at = Status.UNDELIVERABLE_RETRY, now + _backoff(attempts)
-            detail = f"temporary error on attempt {attempts}, retry at {send_at:%H:%M:%S %Z}: {error}"
-        # A retry needs attempt_started_at cleared so the next attempt can take the row again.
-        if self.qs.filter(status=Status.SENDING).update(
-                status=status, send_at=send_at, last_error=error, lease_expires_at=None,
-                attempt_started_at=None if status == Status.UNDELIVERABLE_RETRY else self.started,
-                updated_at=now):
-            events.append(_event(self.n.pk, status, detail))
+
+def _start_attempts(batch: list[Notification], sender: str, lease: int) -> tuple:
+    """Take the rows of a batch for one attempt each; only rows this UPDATE changed may be sent."""
+    started = timezone.now()
+    ids = [n.pk for n in batch]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET attempt_started_at = %s, attempts = attempts + 1, "  # noqa: S608
+            f"sender = %s, lease_expires_at = %s, updated_at = %s "
+            f"WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+            "AND status = %s AND attempt_started_at IS NULL RETURNING id",
+            [started, sender[:80], started + timedelta(seconds=lease), started, *ids,
+             Status.SENDING])
+        taken = {row[0] for row in cursor.fetchall()}
+    return started, [n for n in batch if n.pk in taken]
 
 
 def deliver(ids: list[int]) -> dict:
     """Send the given notifications that are due and not yet attempted (the Celery task body).
 
-    Safe to run twice, concurrently, or after a reclaim: see the module docstring.
+    Safe to run twice, concurrently, or after a reclaim: see the module docstring. Rows are
+    attempted in small batches (NOTIFICATIONS_ATTEMPT_BATCH) to save database round trips; a
+    worker killed mid-batch leaves at most that many rows for the reclaim rule.
     """
     claim_ids(ids)
     rows = list(Notification.objects.filter(
@@ -225,56 +255,57 @@ def deliver(ids: list[int]) -> dict:
         return summary
     ctx = PolicyContext(rows, timezone.now())
     events: list[NotificationEvent] = []
-    backends = {}
+    groups: dict[tuple, list[Notification]] = {}
+    for n in rows:
+        decision = ctx.decide(n)
+        unclaimed = Notification.objects.filter(pk=n.pk, status=Status.SENDING,
+                                                attempt_started_at__isnull=True)
+        if decision.action == "refuse":
+            if unclaimed.update(status=Status.WILL_NOT_SEND, reason_code=decision.reason_code,
+                                lease_expires_at=None, updated_at=timezone.now()):
+                events.append(_event(n.pk, Status.WILL_NOT_SEND, decision.detail,
+                                     decision.reason_code))
+                summary["refused"] += 1
+        elif decision.action == "wait":
+            if unclaimed.update(status=Status.QUEUED, send_at=decision.until,
+                                lease_expires_at=None, updated_at=timezone.now()):
+                events.append(_event(n.pk, Status.QUEUED, decision.detail))
+                summary["waiting"] += 1
+        else:
+            ctx.record_sent(n)  # counts toward the cap for the rest of this chunk
+            s = ctx.settings.get(n.practice_id)
+            rate = rate_for(n.channel, s.rate_per_second if s else None)
+            groups.setdefault((n.channel, _sender(n, ctx), rate), []).append(n)
     lease = send_lease_seconds()
+    backends = {}
     try:
-        for n in rows:
-            decision = ctx.decide(n)
-            unclaimed = Notification.objects.filter(pk=n.pk, status=Status.SENDING,
-                                                    attempt_started_at__isnull=True)
-            if decision.action == "refuse":
-                if unclaimed.update(status=Status.WILL_NOT_SEND, reason_code=decision.reason_code,
-                                    lease_expires_at=None, updated_at=timezone.now()):
-                    events.append(_event(n.pk, Status.WILL_NOT_SEND, decision.detail,
-                                         decision.reason_code))
-                    summary["refused"] += 1
-                continue
-            if decision.action == "wait":
-                if unclaimed.update(status=Status.QUEUED, send_at=decision.until,
-                                    lease_expires_at=None, updated_at=timezone.now()):
-                    events.append(_event(n.pk, Status.QUEUED, decision.detail))
-                    summary["waiting"] += 1
-                continue
-            sender = _sender(n, ctx)
-            practice_settings = ctx.settings.get(n.practice_id)
-            sending_rate_acquire(sender=f"{n.channel}:{sender}", rate=rate_for(
-                n.channel, practice_settings.rate_per_second if practice_settings else None))
-            started = timezone.now()
-            if not unclaimed.update(attempt_started_at=started, attempts=F("attempts") + 1,
-                                    sender=sender[:80], lease_expires_at=started + timedelta(
-                                        seconds=lease), updated_at=started):
-                continue  # someone else took it, or it was cancelled: never send twice
-            events.append(_event(n.pk, Status.SENDING, f"{decision.detail}; sending via {sender}"))
-            backend = backends.get(n.channel)
-            if backend is None:
-                backend = backends[n.channel] = channel_open(n.channel)
-            attempt = _Attempt(n, started)
-            try:
-                provider_id = backend.send(n, sender)
-            except (TemporaryError, PermanentError) as exc:
-                attempt.failed(exc, events)
-                summary["failed"] += 1
-            except Exception as exc:
-                logger.exception("notification %s: unexpected error from %s", n.pk, n.channel)
-                attempt.failed(TemporaryError(f"unexpected error: {type(exc).__name__}"), events)
-                summary["failed"] += 1
-            else:
-                attempt.sent(provider_id, events)
-                ctx.record_sent(n)
-                summary["sent"] += 1
-            if len(events) >= 200:
-                NotificationEvent.objects.bulk_create(events)
-                events = []
+        for (channel, sender, rate), group in groups.items():
+            backend = backends.get(channel) or backends.setdefault(channel, channel_open(channel))
+            # A batch never exceeds a tenth of a second of the sender's rate, so reserving its
+            # tokens at once cannot burst past the provider's limit.
+            size = max(1, min(int(settings.NOTIFICATIONS_ATTEMPT_BATCH), int(rate / 10)))
+            for batch in _chunks(group, size):
+                sending_rate_acquire(sender=f"{channel}:{sender}", rate=rate, tokens=len(batch))
+                started, taken = _start_attempts(batch, sender, lease)
+                events.extend(_event(n.pk, Status.SENDING, f"contact policy passed; sending via "
+                                     f"{sender}") for n in taken)
+                sent = []
+                for n in taken:
+                    try:
+                        sent.append((n.pk, backend.send(n, sender)))
+                    except (TemporaryError, PermanentError) as exc:
+                        _failed(n, started, exc, events)
+                        summary["failed"] += 1
+                    except Exception as exc:
+                        logger.exception("notification %s: unexpected error from %s", n.pk, channel)
+                        _failed(n, started, TemporaryError(f"unexpected error: {type(exc).__name__}"),
+                                events)
+                        summary["failed"] += 1
+                _record_sent(sent, started, events)
+                summary["sent"] += len(sent)
+                if len(events) >= 200:
+                    NotificationEvent.objects.bulk_create(events)
+                    events = []
     finally:
         if events:
             NotificationEvent.objects.bulk_create(events)

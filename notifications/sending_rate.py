@@ -59,29 +59,29 @@ def rate_for(channel: str, practice_rate: float | None) -> float:
     return float(settings.NOTIFICATIONS_RATES.get(channel, 10.0))
 
 
-def _local_wait(sender: str, rate: float) -> float:
+def _local_wait(sender: str, rate: float, tokens: int) -> float:
     rate = rate / max(1, int(settings.NOTIFICATIONS_RATE_PROCESSES))
     buckets = getattr(_local, "buckets", None)
     if buckets is None:
         buckets = _local.buckets = {}
     now = time.monotonic()
     next_free = max(buckets.get(sender, now), now)
-    buckets[sender] = next_free + 1.0 / rate
+    buckets[sender] = next_free + tokens / rate
     return next_free - now
 
 
-def sending_rate_acquire(*, sender: str, rate: float) -> float:
-    """Block until this process may make one send for `sender`; return the seconds waited."""
+def sending_rate_acquire(*, sender: str, rate: float, tokens: int = 1) -> float:
+    """Block until this process may make `tokens` sends for `sender`; return the seconds waited."""
     client = _redis()
     wait = None
     if client is not None:
         try:
             wait = float(client._reserve(keys=[f"notif:rate:{sender}"],
-                                         args=[rate, max(1.0, rate * 0.1), 1]))
+                                         args=[rate, max(1.0, rate * 0.1), tokens]))
         except redis.RedisError:
             logger.warning("sending rate: Redis unreachable, pacing locally")
     if wait is None:
-        wait = _local_wait(sender, rate)
+        wait = _local_wait(sender, rate, tokens)
     if wait > 0:
         time.sleep(wait)
     return wait

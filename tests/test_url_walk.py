@@ -36,7 +36,14 @@ def _object_args(world):
 
     outbox = SandboxMessage.objects.create(practice=world.practice_a, channel="email",
                                            to="x@example.test", subject="A's message")
+    from notifications.services import Recipient, notification_schedule
+
+    notification = notification_schedule(
+        practice=world.practice_a, recipient=Recipient(kind="patient", id=1, name="A's patient"),
+        channel="email", address="a-patient@example.test", kind="test", body="A's message",
+        idempotency_key="url-walk")
     return {
+        "notification_id": notification.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,

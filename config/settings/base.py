@@ -147,12 +147,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # The Twilio client logs every request's headers at INFO.
+                "twilio.http_client": {"level": "WARNING"}},
 }
 
 # Delivery engine (notifications/dispatch.py explains the leases and the reclaim rule).
 NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)
 NOTIFICATIONS_TASK_CHUNK = env_int("NOTIFICATIONS_TASK_CHUNK", 100, minimum=1)
+NOTIFICATIONS_ATTEMPT_BATCH = env_int("NOTIFICATIONS_ATTEMPT_BATCH", 10, minimum=1)
 NOTIFICATIONS_CLAIM_LEASE_SECONDS = env_int("NOTIFICATIONS_CLAIM_LEASE_SECONDS", 15 * 60, minimum=1)
 NOTIFICATIONS_SEND_LEASE_SECONDS = env_int("NOTIFICATIONS_SEND_LEASE_SECONDS", 120, minimum=1)
 NOTIFICATIONS_DISPATCH_BUDGET_SECONDS = env_int("NOTIFICATIONS_DISPATCH_BUDGET_SECONDS", 45, minimum=1)

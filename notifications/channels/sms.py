@@ -1,6 +1,6 @@
 """SMS and voice through the Twilio REST client."""
 
-import requests
+import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -38,7 +38,7 @@ class TwilioSmsChannel(ChannelBackend):
             kwargs["from_"] = sender
         try:
             return twilio_client().messages.create(**kwargs).sid
-        except (TwilioException, requests.RequestException) as exc:
+        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
             raise twilio_error(exc) from exc
 
     def lookup(self, notification) -> str | None:
@@ -51,7 +51,7 @@ class TwilioSmsChannel(ChannelBackend):
 
         try:
             candidates = twilio_client().messages.list(to=notification.address, limit=50)
-        except (TwilioException, requests.RequestException) as exc:
+        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
             raise FateUnknown(f"Twilio lookup failed: {type(exc).__name__}") from exc
         sids = [m.sid for m in candidates if m.body == notification.body]
         if not sids:
@@ -77,5 +77,5 @@ class TwilioVoiceChannel(ChannelBackend):
                 to=notification.address, from_=sender, twiml=voice_twiml(notification.body),
                 status_callback=status_callback_url(notification.pk),
                 status_callback_event=["initiated", "ringing", "answered", "completed"]).sid
-        except (TwilioException, requests.RequestException) as exc:
+        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
             raise twilio_error(exc) from exc

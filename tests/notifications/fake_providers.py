@@ -47,6 +47,7 @@ class FakeTwilio:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one small reply must not wait for a delayed ACK
 
             def log_message(self, *args):
                 pass
@@ -151,6 +152,7 @@ class FakePostmark:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one small reply must not wait for a delayed ACK
 
             def log_message(self, *args):
                 pass
