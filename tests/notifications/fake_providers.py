@@ -36,6 +36,7 @@ class FakeTwilio:
         self.errors_for: dict[str, tuple[int, int]] = {}
         self.fail_next: list[tuple[int, int]] = []
         self.max_per_second = max_per_second
+        self.delay = 0.0  # seconds each send takes, like a real provider's latency
         self.rejected_429 = 0
         self.request_times: deque = deque()
         self.lock = threading.Lock()
@@ -107,6 +108,8 @@ class FakeTwilio:
                         "more_info": f"https://www.twilio.com/docs/errors/{code}"}
 
     def handle_post(self, path: str, form: dict):
+        if self.delay:
+            time.sleep(self.delay)
         with self.lock:
             now = time.monotonic()
             if self.max_per_second is not None:
