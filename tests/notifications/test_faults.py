@@ -2,6 +2,7 @@
 stopped for 30 seconds mid-drain. Every notification must reach the fake provider exactly once
 (counted by idempotency key, which each message's text carries)."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -55,20 +56,16 @@ def _schedule_all(practice, *, send_at=None):
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found
 
 
 def _sigkill_tree(worker):
     pids = [worker.proc.pid, *_children(worker.proc.pid)]
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     worker.proc.wait()
 
 
