@@ -185,7 +185,7 @@ def _failed(n: Notification, started, exc: Exception, events: list) -> None:
     error = str(exc)[:500]
     if isinstance(exc, PermanentError):
         status, send_at = Status.UNDELIVERABLE_PERMANENT, n.send_at
-        detail = f"permanent error, no retry: {error}"
+        detail = f"contact policy passed; permanent error, no retry: {error}"
         if exc.code == "21610":  # the carrier says this number replied STOP
             OptOut.objects.get_or_create(practice_id=n.practice_id, channel=n.channel,
                                          address=n.address,
@@ -204,8 +204,11 @@ def _failed(n: Notification, started, exc: Exception, events: list) -> None:
         events.append(_event(n.pk, status, detail))
 
 
-def _record_sent(sent: list[tuple[int, str]], started, events: list) -> None:
-    """Mark a batch sent in one statement, each row with its provider id."""
+def _record_sent(sent: list[tuple[int, str]], started, events: list, sender: str) -> None:
+    """Mark a batch sent in one statement, each row with its provider id.
+
+    One event per attempt says both decisions: the contact policy passed, the provider took it.
+    """
     if not sent:
         return
     now = timezone.now()
@@ -219,8 +222,8 @@ def _record_sent(sent: list[tuple[int, str]], started, events: list) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         recorded = {row[0] for row in cursor.fetchall()}
-    events.extend(_event(pk, Status.SENT, f"accepted by provider: {provider_id}")
-                  for pk, provider_id in sent if pk in recorded)
+    events.extend(_event(pk, Status.SENT, f"contact policy passed; accepted by the provider via "
+                         f"{sender}: {provider_id}") for pk, provider_id in sent if pk in recorded)
 
 
 def _start_attempts(batch: list[Notification], sender: str, lease: int) -> tuple:
@@ -287,8 +290,6 @@ def deliver(ids: list[int]) -> dict:
             for batch in _chunks(group, size):
                 sending_rate_acquire(sender=f"{channel}:{sender}", rate=rate, tokens=len(batch))
                 started, taken = _start_attempts(batch, sender, lease)
-                events.extend(_event(n.pk, Status.SENDING, f"contact policy passed; sending via "
-                                     f"{sender}") for n in taken)
                 sent = []
                 for n in taken:
                     try:
@@ -301,7 +302,7 @@ def deliver(ids: list[int]) -> dict:
                         _failed(n, started, TemporaryError(f"unexpected error: {type(exc).__name__}"),
                                 events)
                         summary["failed"] += 1
-                _record_sent(sent, started, events)
+                _record_sent(sent, started, events, sender)
                 summary["sent"] += len(sent)
                 if len(events) >= 200:
                     NotificationEvent.objects.bulk_create(events)

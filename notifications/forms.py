@@ -8,7 +8,8 @@ from .selectors import Filters, parse_cursor
 
 
 class NotificationFilterForm(forms.Form):
-    kind = forms.CharField(required=False, max_length=40)
+    kind = forms.CharField(required=False, max_length=40,
+                           widget=forms.TextInput(attrs={"placeholder": "e.g. balance_dunning"}))
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
     date_from = forms.DateField(required=False, label="From",
@@ -18,10 +19,6 @@ class NotificationFilterForm(forms.Form):
     recipient = forms.CharField(required=False, max_length=200,
                                 help_text="Name, address, or #id")
     after = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args, kinds=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].widget = forms.Select(choices=[("", "Any kind")] + [(k, k) for k in kinds])
 
     def clean_after(self):
         value = self.cleaned_data["after"]

@@ -112,8 +112,3 @@ def status_counts(qs: QuerySet[Notification]) -> list[dict]:
              "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0.0}
             for value, label in Status.choices if counts.get(value)] + (
         [{"status": "", "label": "Total", "count": total, "percent": 100.0}] if total else [])
-
-
-def notification_kinds(*, practice) -> list[str]:
-    return list(Notification.objects.filter(practice=practice).order_by("kind")
-                .values_list("kind", flat=True).distinct()[:50])

@@ -16,8 +16,7 @@ TITLES = {"queue": "Notification queue", "history": "Notification history",
 
 
 def _list(request, view: str):
-    form = NotificationFilterForm(request.GET, kinds=selectors.notification_kinds(
-        practice=request.practice))
+    form = NotificationFilterForm(request.GET)
     page = None
     if form.is_valid():
         qs = selectors.notification_list(practice=request.practice, view=view,
@@ -52,7 +51,7 @@ def counts(request):
     """Counts and percentages per status for the filters: its own request, so the list
     answers first on a practice with millions of rows."""
     view = request.GET.get("view", "history")
-    form = NotificationFilterForm(request.GET, kinds=())
+    form = NotificationFilterForm(request.GET)
     if view not in TITLES or not form.is_valid():
         return render(request, "notifications/counts.html", {"invalid": True}, status=400)
     qs = selectors.notification_list(practice=request.practice, view=view,
