@@ -209,7 +209,10 @@ def main():
         fake.terminate()
         if started_services:
             subprocess.run([str(ROOT / "bin/services"), "stop", str(workdir)], check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _insert_rows(connection, practice_id: int, count: int, *, status: str, prefix: str,

@@ -149,6 +149,9 @@ _pending = threading.local()
 
 def enqueue_on_commit(notification_id: int) -> None:
     conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        enqueue_ids([notification_id])
+        return
     current = getattr(_pending, "current", None)
     # A rolled-back savepoint drops its on_commit callbacks: only reuse one that is still there.
     if current is None or not any(entry[1] is current for entry in conn.run_on_commit):

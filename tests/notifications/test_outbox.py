@@ -168,3 +168,22 @@ def test_send_due_claims_due_rows_and_hands_them_to_celery(world, capsys):
     notifications_deliver([n.pk])
     n.refresh_from_db()
     assert n.status == Status.SENT
+
+
+
+def test_scheduling_outside_a_transaction_enqueues_at_once(transactional_db, settings):
+    import base64
+    import json
+
+    import redis
+
+    from config.celery_app import app
+    from tests.factories import PracticeFactory
+
+    app.control.purge()
+    n = schedule(PracticeFactory())  # autocommit: there is no commit to wait for
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    [raw] = broker.lrange("celery", 0, -1)
+    args, _, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    assert args == [[n.pk]]
+    app.control.purge()
