@@ -104,19 +104,28 @@ def _chunks(ids, size):
         yield ids[i:i + size]
 
 
+# A broker that is down must not hold the dispatcher for long: one quick retry, then the rows
+# become `queueing_error` and the next run tries again.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
 def enqueue_ids(ids: list[int]) -> int:
     """Hand ids to Celery in chunks. If the broker is unreachable the rows become
     `queueing_error` and the next dispatcher run picks them up again."""
     from .tasks import notifications_deliver
 
     sent = 0
-    for chunk in _chunks(list(ids), int(settings.NOTIFICATIONS_TASK_CHUNK)):
+    chunks = list(_chunks(list(ids), int(settings.NOTIFICATIONS_TASK_CHUNK)))
+    for i, chunk in enumerate(chunks):
         try:
-            notifications_deliver.delay(chunk)
+            notifications_deliver.apply_async(args=[chunk], retry=True,
+                                              retry_policy=_PUBLISH_RETRY)
             sent += len(chunk)
         except Exception as exc:  # kombu raises several types for a broker that is down
-            logger.warning("enqueue of %d notifications failed: %s", len(chunk), type(exc).__name__)
-            _mark_queueing_error(chunk, f"could not reach the task queue ({type(exc).__name__})")
+            logger.warning("enqueue of %d notifications failed: %r", len(ids) - sent, exc)
+            rest = [pk for c in chunks[i:] for pk in c]
+            _mark_queueing_error(rest, f"could not reach the task queue ({type(exc).__name__})")
+            break
     return sent
 
 
@@ -376,7 +385,10 @@ def dispatch_due() -> dict:
         if not ids:
             break
         summary["claimed"] += len(ids)
-        summary["enqueued"] += enqueue_ids(ids)
+        enqueued = enqueue_ids(ids)
+        summary["enqueued"] += enqueued
+        if enqueued < len(ids):
+            break  # the broker is down: those rows are queueing_error until the next run
     return summary
 
 

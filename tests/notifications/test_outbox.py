@@ -187,3 +187,38 @@ def test_scheduling_outside_a_transaction_enqueues_at_once(transactional_db, set
     args, _, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
     assert args == [[n.pk]]
     app.control.purge()
+
+
+@pytest.fixture
+def broker_down():
+    """Point this process's Celery producer at a port where no broker listens."""
+    from config.celery_app import app
+
+    def reset_pools():
+        from kombu import pools
+
+        app.pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+        pools.reset()
+
+    saved = app.conf.broker_url, app.conf.task_publish_retry_policy
+    reset_pools()
+    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0,
+                                          "interval_step": 0.1, "interval_max": 0.1}
+    yield
+    reset_pools()
+    app.conf.broker_url, app.conf.task_publish_retry_policy = saved
+
+
+def test_a_broker_that_is_down_leaves_a_visible_queueing_error_that_is_retried(
+        world, broker_down, capsys):
+    n = schedule(world.practice_a)
+    dispatch.dispatch_due()
+    n.refresh_from_db()
+    assert n.status == Status.QUEUEING_ERROR and n.attempt_started_at is None
+    assert n.events.last().detail.startswith("could not reach the task queue")
+    # The next run claims it again; delivered here in-process, it is sent once.
+    assert dispatch.drain_inline()["sent"] == 1
+    assert len(mail.outbox) == 1
