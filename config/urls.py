@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from config.api import api
+from notifications import webhooks as notification_webhooks
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -8,5 +9,8 @@ urlpatterns = [
     path("statements/", include("statements.urls")),
     path("notifications/", include("notifications.urls")),
     path("payments/", include("payments.urls")),
+    path("webhooks/", include("notifications.webhook_urls")),
+    path("unsubscribe/<str:token>/", notification_webhooks.email_unsubscribe,
+         name="email_unsubscribe"),
     path("", include("practices.urls")),
 ]

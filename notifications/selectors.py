@@ -1,6 +1,18 @@
-from django.db.models import Q, QuerySet
+"""Reads for the current practice: the outbox screens and the dev outbox."""
 
-from .models import SandboxMessage
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import ERROR_STATUSES, QUEUE_STATUSES, Notification, SandboxMessage, Status
+
+PAGE_SIZE = 50
+# The columns a list row shows: the body and HTML stay in the table until a row is opened.
+LIST_FIELDS = ("id", "created_at", "send_at", "channel", "kind", "status", "reason_code",
+               "recipient_name", "recipient_kind", "recipient_id", "address", "attempts",
+               "last_error", "archived")
 
 
 def sandbox_messages(*, practice, user_email: str) -> QuerySet[SandboxMessage]:
@@ -10,6 +22,93 @@ def sandbox_messages(*, practice, user_email: str) -> QuerySet[SandboxMessage]:
 
 
 def sandbox_message_get(*, practice, user_email: str, pk) -> SandboxMessage:
-    from django.shortcuts import get_object_or_404
-
     return get_object_or_404(sandbox_messages(practice=practice, user_email=user_email), pk=pk)
+
+
+def notification_get(*, practice, pk) -> Notification:
+    return get_object_or_404(Notification, practice=practice, pk=pk)
+
+
+def notification_events(*, notification):
+    return notification.events.select_related("actor").order_by("created_at", "pk")
+
+
+@dataclass
+class Filters:
+    kind: str = ""
+    channel: str = ""
+    status: str = ""
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    recipient: str = ""
+
+
+VIEWS = {
+    "queue": {"status__in": QUEUE_STATUSES},
+    "history": {},
+    "errors": {"status__in": ERROR_STATUSES, "archived": False},
+}
+
+
+def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Notification]:
+    qs = Notification.objects.filter(practice=practice, **VIEWS[view])
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.date_from:
+        qs = qs.filter(created_at__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(created_at__lt=filters.date_to)
+    if filters.recipient:
+        term = filters.recipient.strip()
+        if term.startswith("#") and term[1:].isdigit():
+            qs = qs.filter(recipient_id=int(term[1:]))
+        else:
+            qs = qs.filter(Q(recipient_name__icontains=term) | Q(address__iexact=term))
+    return qs
+
+
+@dataclass
+class KeysetPage:
+    rows: list
+    next_cursor: str
+    has_previous: bool
+
+
+def _cursor(row) -> str:
+    return f"{row.created_at.isoformat()}_{row.pk}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, int] | None:
+    try:
+        stamp, pk = value.rsplit("_", 1)
+        return datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, AttributeError):
+        return None
+
+
+def notification_page(qs: QuerySet[Notification], *, after: str = "") -> KeysetPage:
+    """Newest first, 50 at a time, continuing after a (created_at, id) cursor: the cost of a
+    page does not grow with how far back it is."""
+    position = parse_cursor(after) if after else None
+    if position:
+        stamp, pk = position
+        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk))
+    rows = list(qs.order_by("-created_at", "-pk").only(*LIST_FIELDS)[:PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return KeysetPage(rows=rows, next_cursor=_cursor(rows[-1]) if more else "",
+                      has_previous=bool(position))
+
+
+def status_counts(qs: QuerySet[Notification]) -> list[dict]:
+    """Count and share of each status in the filtered set, in the order of Status."""
+    counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    total = sum(counts.values())
+    return [{"status": value, "label": label, "count": counts.get(value, 0),
+             "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0.0}
+            for value, label in Status.choices if counts.get(value)] + (
+        [{"status": "", "label": "Total", "count": total, "percent": 100.0}] if total else [])

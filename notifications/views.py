@@ -1,16 +1,110 @@
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from practices.access import practice_required
 
-from . import selectors
+from . import selectors, services
+from .forms import BulkActionForm, NotificationFilterForm
+
+TITLES = {"queue": "Notification queue", "history": "Notification history",
+          "errors": "Manage errors"}
+
+
+def _list(request, view: str):
+    form = NotificationFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        qs = selectors.notification_list(practice=request.practice, view=view,
+                                         filters=form.filters(request.practice.tz))
+        page = selectors.notification_page(qs, after=form.cleaned_data["after"])
+    query = request.GET.copy()
+    query.pop("after", None)
+    template = "notifications/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, {"form": form, "page": page, "view": view,
+                                      "title": TITLES[view], "query": query.urlencode()})
 
 
 @practice_required
 def index(request):
-    return render(request, "notifications/index.html")
+    return _list(request, "queue")
+
+
+@practice_required
+def history(request):
+    return _list(request, "history")
+
+
+@practice_required
+def errors(request):
+    return _list(request, "errors")
+
+
+@practice_required
+def counts(request):
+    """Counts and percentages per status for the filters: its own request, so the list
+    answers first on a practice with millions of rows."""
+    view = request.GET.get("view", "history")
+    form = NotificationFilterForm(request.GET)
+    if view not in TITLES or not form.is_valid():
+        return render(request, "notifications/counts.html", {"invalid": True}, status=400)
+    qs = selectors.notification_list(practice=request.practice, view=view,
+                                     filters=form.filters(request.practice.tz))
+    return render(request, "notifications/counts.html", {"counts": selectors.status_counts(qs)})
+
+
+@practice_required
+def detail(request, notification_id):
+    notification = selectors.notification_get(practice=request.practice, pk=notification_id)
+    return render(request, "notifications/detail.html", {
+        "n": notification, "events": selectors.notification_events(notification=notification)})
+
+
+@practice_required
+@require_POST
+def cancel(request, notification_id):
+    notification = selectors.notification_get(practice=request.practice, pk=notification_id)
+    try:
+        services.notification_cancel(notification=notification, actor=request.user)
+        messages.success(request, "The message is cancelled.")
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect("notification_detail", notification_id=notification.pk)
+
+
+@practice_required
+@require_POST
+def retry(request, notification_id):
+    notification = selectors.notification_get(practice=request.practice, pk=notification_id)
+    try:
+        services.notification_retry(notification=notification, actor=request.user)
+        messages.success(request, "The message will be sent again.")
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect("notification_detail", notification_id=notification.pk)
+
+
+@practice_required
+@require_POST
+def bulk(request):
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, errors[0])
+        return redirect("notification_errors")
+    result = services.notifications_bulk_action(practice=request.practice,
+                                                ids=form.cleaned_data["ids"],
+                                                action=form.cleaned_data["action"],
+                                                actor=request.user)
+    messages.success(request, f"{result['done']} message(s) updated"
+                     + (f", {result['refused']} left as they were." if result["refused"] else "."))
+    return redirect("notification_errors")
 
 
 @practice_required

@@ -15,8 +15,9 @@ from practices.services import api_key_create
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
     "password_reset_complete",
+    "twilio_status", "twilio_inbound", "email_unsubscribe",  # signed by the provider / the link
 }
-PUBLIC_PREFIXES = ("api-v1:",)
+PUBLIC_PREFIXES = ("api-v1:", "anymail:")
 
 
 def _patterns(resolver=None, prefix=""):
@@ -35,7 +36,14 @@ def _object_args(world):
 
     outbox = SandboxMessage.objects.create(practice=world.practice_a, channel="email",
                                            to="x@example.test", subject="A's message")
+    from notifications.services import Recipient, notification_schedule
+
+    notification = notification_schedule(
+        practice=world.practice_a, recipient=Recipient(kind="patient", id=1, name="A's patient"),
+        channel="email", address="a-patient@example.test", kind="test", body="A's message",
+        idempotency_key="url-walk")
     return {
+        "notification_id": notification.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,

@@ -1,0 +1,278 @@
+"""Dispatch benchmark: 100,000 due notifications through Redis and Celery to a loopback fake of
+Twilio's REST API, on PostgreSQL; then the claim time and the history page's server time with
+1,000,000 rows of history.
+
+    .venv/bin/python bench/dispatch.py [--count 100000] [--history 1000000] [--concurrency 2]
+
+Starts its own PostgreSQL and Redis (bin/services) unless DATABASE_URL and REDIS_URL are set.
+Prints:
+- the plain-loop limit: the same number of provider calls made in a plain loop, one HTTP
+  connection per process, as many processes as the worker has;
+- messages/s through the engine (claim -> Celery chunk tasks -> contact policy -> rate bucket
+  -> Twilio client -> fake), and its ratio to the limit;
+- the time of one claim of 500 due rows with the history in the table;
+- the history page's server time (first page, and a filtered page).
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def start_services(workdir: Path) -> dict:
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return {}
+    out = subprocess.run([str(ROOT / "bin/services"), "start", str(workdir)], check=True,
+                         capture_output=True, text=True).stdout
+    env = dict(line.split("=", 1) for line in out.split())
+    os.environ.update(env)
+    return env
+
+
+def daytime_zone() -> str:
+    """A fixed-offset zone where it is now early afternoon, so quiet hours never interfere."""
+    offset = 13 - datetime.now(UTC).hour
+    offset = (offset + 12) % 24 - 12
+    if offset == 0:
+        return "UTC"
+    # Etc/GMT signs are inverted: Etc/GMT-3 is three hours ahead of UTC.
+    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+# -- the plain-loop limit ----------------------------------------------------------------------
+
+def _plain_loop(args) -> int:
+    port, count, account = args
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    path = f"/2010-04-01/Accounts/{account}/Messages.json"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    for i in range(count):
+        body = urlencode({"To": f"+1555{i:07d}", "From": "+13125550100", "Body": f"plain {i}",
+                          "StatusCallback": "http://127.0.0.1:8000/webhooks/twilio/status?n=1"})
+        conn.request("POST", path, body, headers)
+        response = conn.getresponse()
+        json.loads(response.read())
+        if response.status != 201:
+            raise RuntimeError(f"fake answered {response.status}")
+    conn.close()
+    return count
+
+
+def plain_loop_limit(port: int, total: int, processes: int, account: str) -> float:
+    per = total // processes
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        done = sum(pool.map(_plain_loop, [(port, per, account)] * processes))
+    return done / (time.perf_counter() - started)
+
+
+def fake_stats(port: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/_fake/stats")
+    return json.loads(conn.getresponse().read())
+
+
+# -- main --------------------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    opts = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
+    started_services = start_services(workdir)
+    fake_port = free_port()
+    fake = subprocess.Popen([sys.executable, "-m", "tests.notifications.fake_providers", "twilio",
+                             str(fake_port)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    fake.stdout.readline()
+    account = "AC" + "0" * 32
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "MESSAGING_SANDBOX": "false",
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{fake_port}",
+        "TWILIO_ACCOUNT_SID": account,
+        # The engine's own sender rate is not what is measured here.
+        "NOTIFICATIONS_RATE_SMS": "1000000",
+    })
+    worker = None
+    try:
+        log(f"plain loop: {opts.count} calls over {opts.concurrency} processes")
+        limit = plain_loop_limit(fake_port, opts.count, opts.concurrency, account)
+        baseline = fake_stats(fake_port)["messages"]
+
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        from notifications import dispatch
+        from notifications.models import Notification, Status
+        from practices.models import Practice
+
+        practice, _ = Practice.objects.update_or_create(
+            slug="bench", defaults={"name": "Bench Dental", "time_zone": daytime_zone(),
+                                    "addon_balance_notifications": True})
+        log(f"inserting {opts.count} due notifications")
+        _insert_rows(connection, practice.pk, opts.count, status="queued", prefix="due")
+        from config.celery_app import app
+
+        app.control.purge()
+        worker_log = open(workdir / "worker.log", "w")  # noqa: SIM115 - lives with the worker
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+             f"--concurrency={opts.concurrency}", "--without-gossip", "--without-mingle",
+             "--hostname", f"bench-{os.getpid()}@%h"], cwd=ROOT, env=os.environ.copy(),
+            stdout=worker_log, stderr=subprocess.STDOUT)
+        time.sleep(4)  # let the worker connect before the clock starts
+        log("draining")
+        began = time.perf_counter()
+        claimed = 0
+        while True:
+            summary = dispatch.dispatch_due()  # what beat runs every minute
+            claimed += summary["claimed"]
+            sent = Notification.objects.filter(practice=practice, status=Status.SENT).count()
+            if sent >= opts.count:
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker died:\n{(workdir / 'worker.log').read_text()[-3000:]}")
+            if time.perf_counter() - began > 1800:
+                raise RuntimeError(f"only {sent} sent after 30 minutes")
+            time.sleep(1.0)
+        elapsed = time.perf_counter() - began
+        rate = opts.count / elapsed
+        provider_calls = fake_stats(fake_port)["messages"] - baseline
+        not_sent = Notification.objects.filter(practice=practice).exclude(status=Status.SENT).count()
+        print(f"dispatch: {opts.count} notifications in {elapsed:.1f} s = {rate:,.0f} messages/s "
+              f"(worker concurrency {opts.concurrency}); plain-loop limit {limit:,.0f} calls/s; "
+              f"ratio {rate / limit:.2f}")
+        print(f"  provider calls {provider_calls} for {opts.count} notifications "
+              f"(duplicates: {provider_calls - opts.count}); not sent: {not_sent}")
+        worker.terminate()
+        worker.wait(30)
+        worker = None
+
+        log(f"inserting {opts.history} history rows")
+        _insert_rows(connection, practice.pk, opts.history, status="delivered", prefix="hist",
+                     email_share=5)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE notifications_notification")
+        claims = []
+        for i in range(7):
+            _insert_rows(connection, practice.pk, 500, status="queued", prefix=f"claim{i}")
+            t = time.perf_counter()
+            ids = dispatch.claim_due(limit=500)
+            claims.append((time.perf_counter() - t) * 1000)
+            assert len(ids) == 500, len(ids)
+        total_rows = Notification.objects.count()
+        print(f"claim of 500 due rows with {total_rows:,} rows in the table: median "
+              f"{statistics.median(claims):.1f} ms, best {min(claims):.1f} ms, "
+              f"worst {max(claims):.1f} ms")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN SELECT id FROM notifications_notification WHERE status IN "
+                           "('queued','queueing_error','undeliverable_retry') AND send_at <= now() "
+                           "ORDER BY send_at LIMIT 500 FOR UPDATE SKIP LOCKED")
+            plan = " / ".join(row[0].strip() for row in cursor.fetchall())
+        print(f"  plan: {plan}")
+        _history_timing(practice)
+    finally:
+        if worker is not None:
+            worker.kill()
+        fake.terminate()
+        if started_services:
+            subprocess.run([str(ROOT / "bin/services"), "stop", str(workdir)], check=False)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _insert_rows(connection, practice_id: int, count: int, *, status: str, prefix: str,
+                 email_share: int = 0) -> None:
+    """Insert rows with one INSERT ... SELECT generate_series (the API's per-row path is not
+    what is measured)."""
+    sent = status != "queued"
+    every = email_share or 10**12  # one row in `every` is an email, the others texts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO notifications_notification (
+                practice_id, recipient_kind, recipient_id, recipient_name, recipient_time_zone,
+                consent, channel, address, kind, reason, addon, subject, body, html_body,
+                template_name, template_version, idempotency_key, send_at, first_due_at, status,
+                reason_code, attempts, sender, provider_message_id, last_error, archived,
+                created_at, updated_at, sent_at)
+            SELECT %s, 'patient', g, 'Patient ' || g, '', true,
+                   CASE WHEN g %% %s = 0 THEN 'email' ELSE 'sms' END,
+                   CASE WHEN g %% %s = 0 THEN 'p' || g || '@example.test'
+                        ELSE '+1555' || lpad(g::text, 7, '0') END,
+                   CASE WHEN g %% 3 = 0 THEN 'payment_request' ELSE 'balance_dunning' END,
+                   '', '', 'Your balance', 'Bench Dental: you have a balance. ' || %s || g, '',
+                   'dunning', '1', %s || '-' || g,
+                   now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, %s,
+                   '', %s, '', CASE WHEN %s THEN 'SM' || md5(%s || g) ELSE '' END, '', false,
+                   now() - (g || ' seconds')::interval, now(),
+                   CASE WHEN %s THEN now() - (g || ' seconds')::interval END
+            FROM generate_series(1, %s) AS g
+            """,
+            [practice_id, every, every, prefix, prefix, status, 1 if sent else 0, sent, prefix, sent, count])
+
+
+def _history_timing(practice) -> None:
+    from django.test import Client
+    from django.urls import NoReverseMatch, reverse
+
+    from practices.models import Membership, Role, User
+
+    user, _ = User.objects.get_or_create(email="bench@example.test")
+    Membership.objects.get_or_create(user=user, practice=practice, defaults={"role": Role.ADMIN})
+    client = Client()
+    client.force_login(user)
+    try:
+        url = reverse("notification_history")
+    except NoReverseMatch:
+        print("history page: no notification_history URL")
+        return
+    for label, query in [("first page", ""), ("filtered sms+delivered", "?channel=sms&status=delivered"),
+                         ("recipient search", "?recipient=Patient+4242")]:
+        times = []
+        for _ in range(6):
+            t = time.perf_counter()
+            response = client.get(url + query)
+            times.append((time.perf_counter() - t) * 1000)
+            assert response.status_code == 200, response.status_code
+        times = times[1:]  # the first request warms caches and the connection
+        print(f"history page, {label}: median {statistics.median(times):.1f} ms server time "
+              f"(best {min(times):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Queue, history, manage errors and a row's detail, through their URLs."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notifications.models import Notification, OptOut, Status
+from notifications.services import Recipient
+
+
+@pytest.fixture
+def rows(world, schedule):
+    made = {
+        "queued": schedule(recipient=Recipient(kind="patient", id=1, name="Ann Queued"),
+                           send_at=datetime.now(UTC) + timedelta(days=2)),
+        "sent": schedule(recipient=Recipient(kind="patient", id=2, name="Ben Sent"),
+                         channel="email", address="ben@example.test", kind="payment_request"),
+        "permanent": schedule(recipient=Recipient(kind="patient", id=3, name="Cy Bounced"),
+                              address="+13125550199"),
+        "retry": schedule(recipient=Recipient(kind="patient", id=4, name="Di Retry")),
+        "other_office": schedule(practice=world.practice_c,
+                                 recipient=Recipient(kind="patient", id=5, name="Ed Elsewhere")),
+    }
+    Notification.objects.filter(pk=made["sent"].pk).update(status=Status.SENT)
+    Notification.objects.filter(pk=made["permanent"].pk).update(
+        status=Status.UNDELIVERABLE_PERMANENT, last_error="Twilio 21211: invalid number")
+    Notification.objects.filter(pk=made["retry"].pk).update(status=Status.UNDELIVERABLE_RETRY)
+    return made
+
+
+def _names(response):
+    body = response.content.decode()
+    return {name for name in ("Ann Queued", "Ben Sent", "Cy Bounced", "Di Retry", "Ed Elsewhere")
+            if name in body}
+
+
+def test_queue_shows_only_what_is_not_yet_sent(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    assert _names(client.get("/notifications/")) == {"Ann Queued", "Di Retry"}
+
+
+def test_history_shows_everything_of_this_office_only(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    assert _names(client.get("/notifications/history/")) == {
+        "Ann Queued", "Ben Sent", "Cy Bounced", "Di Retry"}
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("channel=email", {"Ben Sent"}),
+    ("status=undeliverable_permanent", {"Cy Bounced"}),
+    ("kind=payment_request", {"Ben Sent"}),
+    ("recipient=cy", {"Cy Bounced"}),
+    ("recipient=%232", {"Ben Sent"}),
+    ("recipient=%2B13125550199", {"Cy Bounced"}),
+    ("date_from=2000-01-01&date_to=2000-01-02", set()),
+])
+def test_history_filters(client_of, world, rows, query, expected):
+    client = client_of(world.staff_a, office="lakeside")
+    assert _names(client.get(f"/notifications/history/?{query}")) == expected
+
+
+@pytest.mark.parametrize("query", ["date_from=yesterday", "channel=fax", "status=nope",
+                                   "date_from=2026-05-02&date_to=2026-05-01", "after=garbage"])
+def test_bad_filters_are_explained_not_crashed_on(client_of, world, rows, query):
+    response = client_of(world.staff_a, office="lakeside").get(f"/notifications/history/?{query}")
+    assert response.status_code == 200
+    assert "Fix the filters above" in response.content.decode()
+    assert _names(response) == set()
+
+
+def test_counts_and_percentages_per_status(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    body = client.get("/notifications/counts/?view=history").content.decode()
+    assert ('data-status="queued"><span class="badge status-queued">Queued</span> 1 '
+            '<span class="muted">(25.0%)') in body
+    assert 'data-status="total"' in body and "> 4 <" in body
+    assert client.get("/notifications/counts/?view=history&channel=fax").status_code == 400
+
+
+def test_htmx_filtering_returns_only_the_results(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    body = client.get("/notifications/history/?channel=email", HTTP_HX_REQUEST="true").content.decode()
+    assert body.lstrip().startswith('<section id="results"') and "<nav class=\"mainnav\"" not in body
+    assert "Ben Sent" in body
+
+
+def test_keyset_pages_do_not_overlap(client_of, world, schedule):
+    for i in range(57):
+        schedule(recipient=Recipient(kind="patient", id=i, name=f"Patient {i:03d}"))
+    client = client_of(world.staff_a, office="lakeside")
+    first = client.get("/notifications/history/")
+    page = first.context["page"]
+    assert len(page.rows) == 50 and page.next_cursor
+    second = client.get("/notifications/history/", {"after": page.next_cursor}).context["page"]
+    assert len(second.rows) == 7 and not second.next_cursor
+    assert not {n.pk for n in page.rows} & {n.pk for n in second.rows}
+
+
+def test_detail_shows_message_template_and_status_history(client_of, world, schedule):
+    n = schedule(template_name="dunning-sms", template_version="4",
+                 body="Lakeside Dental: balance due. https://x.test/q/9")
+    body = client_of(world.staff_a, office="lakeside").get(
+        f"/notifications/{n.pk}/").content.decode()
+    assert "Lakeside Dental: balance due. https://x.test/q/9" in body
+    assert "dunning-sms version 4" in body
+    assert 'data-testid="status-history"' in body and "due now" in body
+
+
+def test_another_offices_row_is_not_found(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    assert client.get(f"/notifications/{rows['other_office'].pk}/").status_code == 404
+    assert client.post(f"/notifications/{rows['other_office'].pk}/cancel/").status_code == 404
+
+
+def test_cancel_from_the_detail_page(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    response = client.post(f"/notifications/{rows['queued'].pk}/cancel/", follow=True)
+    assert "The message is cancelled." in response.content.decode()
+    rows["queued"].refresh_from_db()
+    assert rows["queued"].status == Status.CANCELLED
+    refused = client.post(f"/notifications/{rows['sent'].pk}/cancel/", follow=True)
+    assert "cannot be cancelled" in refused.content.decode()
+
+
+def test_errors_view_lists_error_statuses_not_archived(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    assert _names(client.get("/notifications/errors/")) == {"Cy Bounced", "Di Retry"}
+
+
+def test_bulk_cancel_archive_and_cancel_and_opt_out(client_of, world, rows):
+    client = client_of(world.staff_a, office="lakeside")
+    client.post("/notifications/errors/bulk/", {"action": "archive", "ids": [rows["retry"].pk]})
+    assert _names(client.get("/notifications/errors/")) == {"Cy Bounced"}
+    response = client.post("/notifications/errors/bulk/", {
+        "action": "cancel_opt_out",
+        "ids": [rows["permanent"].pk, rows["queued"].pk, rows["other_office"].pk]}, follow=True)
+    assert "1 message(s) updated, 1 left as they were." in response.content.decode()
+    rows["permanent"].refresh_from_db()
+    assert rows["permanent"].status == Status.CANCELLED
+    assert OptOut.objects.filter(practice=world.practice_a, address="+13125550199",
+                                 source="staff").exists()
+    rows["other_office"].refresh_from_db()
+    assert rows["other_office"].status == Status.QUEUED
+
+
+@pytest.mark.parametrize("data", [{"action": "explode", "ids": ["1"]}, {"action": "cancel"},
+                                  {"action": "cancel", "ids": ["abc"]}])
+def test_bad_bulk_input_changes_nothing(client_of, world, rows, data):
+    response = client_of(world.staff_a, office="lakeside").post(
+        "/notifications/errors/bulk/", data, follow=True)
+    assert response.status_code == 200
+    assert 'class="flash flash-error"' in response.content.decode()
+    assert Notification.objects.filter(status=Status.CANCELLED).count() == 0
+    assert not Notification.objects.filter(archived=True).exists()
