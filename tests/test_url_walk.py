@@ -32,10 +32,15 @@ def _patterns(resolver=None, prefix=""):
 def _object_args(world):
     key, _ = api_key_create(practice=world.practice_a, label="a")
     from notifications.models import SandboxMessage
+    from payments.models import Application
 
     outbox = SandboxMessage.objects.create(practice=world.practice_a, channel="email",
                                            to="x@example.test", subject="A's message")
+    application = Application.objects.create(
+        practice=world.practice_a, external_id="app-a", patient_external_id="p-a",
+        patient_first_name="Ann", patient_last_name="Lakeside", state="started", state_at=key.created_at)
     return {
+        "application_id": application.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,
