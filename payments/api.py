@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import AwareDatetime, StringConstraints, field_validator
 
 from .services import application_event_record
@@ -75,7 +75,7 @@ def application_event_post(request, payload: ApplicationEventIn):
         patient_external_id=payload.patient.external_id, patient_first_name=payload.patient.first_name,
         patient_last_name=payload.patient.last_name)
     application = result.event.application
-    return (202 if result.created else 200), {
+    return Status(202 if result.created else 200, {
         "event_id": result.event.event_id, "application_id": application.external_id,
         "status": "accepted" if result.created else "duplicate", "application_state": application.state,
-    }
+    })
