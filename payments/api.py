@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from pydantic import AwareDatetime, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, StringConstraints, field_validator
 
 from .services import application_event_record
 
@@ -16,9 +16,21 @@ router = Router(tags=["applications"])
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
+
+def _storable(value: str) -> str:
+    # JSON allows lone surrogates ("\ud800"), which cannot be stored as UTF-8; blank ids say nothing.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 # Printable text without control characters (PostgreSQL refuses NUL in text columns).
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                        pattern=r"^[^\x00-\x1f\x7f]+$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
+                 AfterValidator(_storable)]
 
 
 class PatientIn(Schema):
@@ -57,16 +69,22 @@ class ErrorOut(Schema):
     detail: str
 
 
+class BadRequestOut(Schema):
+    detail: str
+
+
 class ValidationErrorOut(Schema):
     detail: list[dict]
 
 
 @router.post(
     "/applications/events",
-    response={202: ApplicationEventOut, 200: ApplicationEventOut, 401: ErrorOut, 422: ValidationErrorOut},
+    response={202: ApplicationEventOut, 200: ApplicationEventOut, 400: BadRequestOut, 401: ErrorOut,
+              422: ValidationErrorOut},
     summary="Report an event of a patient's payment-plan application",
     description="202 when accepted; 200 when this event_id was accepted before (nothing changes). "
-                "Events may arrive late and out of order: what happens follows `occurred_at`.",
+                "Events may arrive late and out of order: what happens follows `occurred_at`. "
+                "400: the body is not JSON; 422: field errors.",
 )
 def application_event_post(request, payload: ApplicationEventIn):
     result = application_event_record(
