@@ -108,7 +108,8 @@ def test_open_approval_is_cancelled_by_activation_before_48_hours(post_event, se
     post_event("activated", at=T0 + 47 * timedelta(hours=1))
     clock.move_to(T0 + 3 * DAY, tick=False)
     send_due()
-    assert [m.subject for m in emails_to(world.staff_a)] == ["Payment plan activated: Maria G. · Lakeside Dental"]
+    subjects = [m.subject for m in emails_to(world.staff_a)]
+    assert subjects == ["Payment plan activated: Maria G. · Lakeside Dental"]
 
 
 def test_activation_reported_after_the_open_approval_alert_does_not_resend_it(post_event, send_due, world,

@@ -46,7 +46,8 @@ def test_preferences_are_per_office(post_event, world):
                          enabled=False, delivery="instant")
     post_event("declined", at=T0, office="a")
     post_event("declined", at=T0, office="b")
-    assert [m.subject for m in emails_to(world.admin_ab)] == ["Declined application: Maria G. · Hillcrest Dental"]
+    subjects = [m.subject for m in emails_to(world.admin_ab)]
+    assert subjects == ["Declined application: Maria G. · Hillcrest Dental"]
 
 
 def test_an_office_alert_never_reaches_members_of_other_offices(post_event, world):
