@@ -63,6 +63,21 @@ def env_int(name: str, default=_MISSING, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_float(name: str, default=_MISSING, *, minimum: float = 0.0) -> float:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        if default is _MISSING:
+            raise ImproperlyConfigured(f"{name} is required but not set")
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if number <= minimum:
+        raise ImproperlyConfigured(f"{name} must be more than {minimum}, got {number}")
+    return number
+
+
 def env_list(name: str, default=_MISSING) -> list[str]:
     value = _raw(name)
     if value is None or value.strip() == "":

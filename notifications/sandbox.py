@@ -25,3 +25,28 @@ class SandboxEmailBackend(BaseEmailBackend):
                 subject=message.subject, body=message.body, html_body=html, metadata=metadata)
             count += 1
         return count
+
+
+class SandboxTextChannel:
+    """SMS or voice recorded into the dev outbox instead of going to Twilio."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def send(self, notification, sender: str) -> str:
+        message = SandboxMessage.objects.create(
+            practice_id=notification.practice_id, channel=self.name, to=notification.address,
+            sender=sender, body=notification.body,
+            metadata={"notification": str(notification.pk), "kind": notification.kind})
+        return f"SB{message.pk}"
+
+    def lookup(self, notification) -> str | None:
+        found = SandboxMessage.objects.filter(
+            channel=self.name, metadata__notification=str(notification.pk)).first()
+        return f"SB{found.pk}" if found else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from config.env import env_int, env_str
+from config.env import env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -138,6 +138,7 @@ CELERY_BEAT_SCHEDULE = {
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
 DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
+    "notifications.dispatch.dispatch_due",
 ]
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
@@ -151,3 +152,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Delivery engine (notifications/dispatch.py explains the leases and the reclaim rule).
+NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)
+NOTIFICATIONS_TASK_CHUNK = env_int("NOTIFICATIONS_TASK_CHUNK", 100, minimum=1)
+NOTIFICATIONS_CLAIM_LEASE_SECONDS = env_int("NOTIFICATIONS_CLAIM_LEASE_SECONDS", 15 * 60, minimum=1)
+NOTIFICATIONS_SEND_LEASE_SECONDS = env_int("NOTIFICATIONS_SEND_LEASE_SECONDS", 120, minimum=1)
+NOTIFICATIONS_DISPATCH_BUDGET_SECONDS = env_int("NOTIFICATIONS_DISPATCH_BUDGET_SECONDS", 45, minimum=1)
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env_int("NOTIFICATIONS_RETRY_BASE_SECONDS", 60, minimum=1)
+NOTIFICATIONS_FREQUENCY_CAP = env_int("NOTIFICATIONS_FREQUENCY_CAP", 2, minimum=1)
+NOTIFICATIONS_FREQUENCY_DAYS = env_int("NOTIFICATIONS_FREQUENCY_DAYS", 7, minimum=1)
+NOTIFICATIONS_QUIET_HOURS_MAX_WAIT_HOURS = env_int("NOTIFICATIONS_QUIET_HOURS_MAX_WAIT_HOURS", 72,
+                                                   minimum=1)
+# Sends a second per sender (a Twilio number or messaging service; the email provider). A
+# practice's messaging settings may set its own rate for its Twilio sender.
+NOTIFICATIONS_RATES = {
+    "sms": env_float("NOTIFICATIONS_RATE_SMS", 10.0),
+    "voice": env_float("NOTIFICATIONS_RATE_VOICE", 1.0),
+    "email": env_float("NOTIFICATIONS_RATE_EMAIL", 50.0),
+}
+NOTIFICATIONS_RATE_PROCESSES = env_int("NOTIFICATIONS_RATE_PROCESSES", 1, minimum=1)
+NOTIFICATIONS_REDIS_URL = ""  # the shared token buckets; empty = each process paces itself
+
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_DEFAULT_FROM = env_str("TWILIO_DEFAULT_FROM", "")  # used when a practice has no sender
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")  # empty = Twilio itself
+TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10, minimum=1)

@@ -68,6 +68,7 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 if not TWILIO_ACCOUNT_SID.startswith("AC"):
     raise ImproperlyConfigured("TWILIO_ACCOUNT_SID must start with 'AC'")
 MESSAGING_SANDBOX = False
+NOTIFICATIONS_REDIS_URL = CACHES["default"]["LOCATION"]
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

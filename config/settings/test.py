@@ -2,7 +2,7 @@
 
 import dj_database_url
 
-from config.env import env_str, env_url
+from config.env import env_bool, env_str, env_url
 
 from .base import *  # noqa: F403
 
@@ -22,7 +22,12 @@ CELERY_TASK_IGNORE_RESULT = False
 
 # In-memory email for most tests; a test that starts a worker process points it elsewhere.
 MAILERS = {"default": {"BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")}}
-MESSAGING_SANDBOX = True
+MESSAGING_SANDBOX = env_bool("MESSAGING_SANDBOX", True)
+NOTIFICATIONS_REDIS_URL = REDIS_URL
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "test-twilio-auth-token")
+TWILIO_DEFAULT_FROM = env_str("TWILIO_DEFAULT_FROM", "+15005550006")
+ANYMAIL = {"WEBHOOK_SECRET": "anymail-user:anymail-webhook-secret"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -1,0 +1,81 @@
+"""SMS and voice through the Twilio REST client."""
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.twiml.voice_response import VoiceResponse
+
+from .base import ChannelBackend, FateUnknown, PermanentError, TemporaryError, status_callback_url
+from .twilio_client import twilio_client
+
+# Twilio error codes that no retry can fix: invalid number, unsubscribed recipient, not a
+# mobile number, landline or unreachable carrier, blocked, unknown destination.
+PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 30004, 30005, 30006}
+
+
+def twilio_error(exc: Exception):
+    """Class a Twilio client exception as a temporary or a permanent channel error."""
+    if isinstance(exc, TwilioRestException):
+        code = exc.code or ""
+        if code in PERMANENT_CODES:
+            return PermanentError(f"Twilio {code}: {exc.msg}", code)
+        status = exc.status or 0
+        # 429 and 5xx pass; 401/403 are our credentials, which an operator can fix in time.
+        if status == 429 or status >= 500 or status in (401, 403):
+            return TemporaryError(f"Twilio HTTP {status}: {exc.msg}", code or status)
+        return PermanentError(f"Twilio HTTP {status} {code}: {exc.msg}", code or status)
+    return TemporaryError(f"Twilio unreachable: {type(exc).__name__}")
+
+
+class TwilioSmsChannel(ChannelBackend):
+    name = "sms"
+
+    def send(self, notification, sender: str) -> str:
+        kwargs = {"to": notification.address, "body": notification.body,
+                  "status_callback": status_callback_url(notification.pk)}
+        if sender.startswith("MG"):
+            kwargs["messaging_service_sid"] = sender
+        else:
+            kwargs["from_"] = sender
+        try:
+            return twilio_client().messages.create(**kwargs).sid
+        except (TwilioException, requests.RequestException) as exc:
+            raise twilio_error(exc) from exc
+
+    def lookup(self, notification) -> str | None:
+        """Ask Twilio for recent messages to the address with the same text.
+
+        A message sid that no other notification has recorded can only come from this one's
+        interrupted send (every text to this practice's numbers goes through the outbox).
+        """
+        from ..models import Notification
+
+        try:
+            candidates = twilio_client().messages.list(to=notification.address, limit=50)
+        except (TwilioException, requests.RequestException) as exc:
+            raise FateUnknown(f"Twilio lookup failed: {type(exc).__name__}") from exc
+        sids = [m.sid for m in candidates if m.body == notification.body]
+        if not sids:
+            return None
+        taken = set(Notification.objects.filter(provider_message_id__in=sids)
+                    .exclude(pk=notification.pk).values_list("provider_message_id", flat=True))
+        free = [sid for sid in sids if sid not in taken]
+        return free[0] if free else None
+
+
+def voice_twiml(text: str) -> str:
+    response = VoiceResponse()
+    response.say(text)
+    return str(response)
+
+
+class TwilioVoiceChannel(ChannelBackend):
+    name = "voice"
+
+    def send(self, notification, sender: str) -> str:
+        try:
+            return twilio_client().calls.create(
+                to=notification.address, from_=sender, twiml=voice_twiml(notification.body),
+                status_callback=status_callback_url(notification.pk),
+                status_callback_event=["initiated", "ringing", "answered", "completed"]).sid
+        except (TwilioException, requests.RequestException) as exc:
+            raise twilio_error(exc) from exc

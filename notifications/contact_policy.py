@@ -1,0 +1,98 @@
+"""The checks made just before each send, for a chunk of rows at once.
+
+Order: address, add-on, consent, opt-out, frequency cap (SMS and voice), quiet hours (SMS and
+voice). The first that fails decides; each decision becomes a status event.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count
+
+from .models import Channel, MessagingSettings, Notification, OptOut, ReasonCode
+from .quiet_hours import allowed_window, next_allowed
+
+PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "send", "refuse" or "wait"
+    reason_code: str = ""
+    detail: str = ""
+    until: datetime | None = None
+
+
+SEND = Decision("send", detail="contact policy passed")
+
+
+class PolicyContext:
+    """What the checks need for a chunk, read in a handful of queries."""
+
+    def __init__(self, rows: list[Notification], now: datetime):
+        self.now = now
+        practice_ids = {n.practice_id for n in rows}
+        self.settings = {s.practice_id: s for s in
+                         MessagingSettings.objects.filter(practice_id__in=practice_ids)}
+        addresses = {n.address for n in rows if n.address}
+        self.opted_out = set(OptOut.objects.filter(
+            practice_id__in=practice_ids, address__in=addresses).values_list(
+            "practice_id", "channel", "address"))
+        self.sent_counts = Counter()
+        phone_rows = [n for n in rows if n.channel in PHONE_CHANNELS]
+        for practice_id in {n.practice_id for n in phone_rows}:
+            _, window_days = self.cap(practice_id)
+            ids = {n.recipient_id for n in phone_rows if n.practice_id == practice_id}
+            counts = (Notification.objects.filter(
+                practice_id=practice_id, channel__in=PHONE_CHANNELS, recipient_id__in=ids,
+                sent_at__gte=now - timedelta(days=window_days))
+                .values("recipient_kind", "recipient_id").annotate(n=Count("id")))
+            for c in counts:
+                self.sent_counts[(practice_id, c["recipient_kind"], c["recipient_id"])] = c["n"]
+
+    def cap(self, practice_id) -> tuple[int, int]:
+        s = self.settings.get(practice_id)
+        if s is None:
+            return settings.NOTIFICATIONS_FREQUENCY_CAP, settings.NOTIFICATIONS_FREQUENCY_DAYS
+        return s.frequency_cap, s.frequency_window_days
+
+    def record_sent(self, n: Notification) -> None:
+        if n.channel in PHONE_CHANNELS:
+            self.sent_counts[(n.practice_id, n.recipient_kind, n.recipient_id)] += 1
+
+    def decide(self, n: Notification) -> Decision:
+        practice = n.practice
+        if not n.address:
+            return Decision("refuse", ReasonCode.NO_ADDRESS, "no address for this channel")
+        if n.addon and not getattr(practice, f"addon_{n.addon}", False):
+            return Decision("refuse", ReasonCode.ADDON_OFF, f"the {n.addon} add-on is off")
+        if n.channel == Channel.VOICE and n.recipient_kind == "patient" and not practice.addon_voice:
+            return Decision("refuse", ReasonCode.ADDON_OFF, "the voice add-on is off")
+        if not n.consent:
+            return Decision("refuse", ReasonCode.NO_CONSENT, f"no consent for {n.channel}")
+        if (n.practice_id, n.channel, n.address) in self.opted_out:
+            return Decision("refuse", ReasonCode.OPTED_OUT, f"{n.address} opted out of {n.channel}")
+        if n.channel not in PHONE_CHANNELS:
+            return SEND
+        cap, days = self.cap(n.practice_id)
+        sent = self.sent_counts[(n.practice_id, n.recipient_kind, n.recipient_id)]
+        if sent >= cap:
+            return Decision("refuse", ReasonCode.FREQUENCY_CAP,
+                            f"{sent} texts/calls in the last {days} days (cap {cap})")
+        s = self.settings.get(n.practice_id)
+        start, end = allowed_window(s.quiet_hours_start if s else None,
+                                    s.quiet_hours_end if s else None)
+        tz = ZoneInfo(n.recipient_time_zone or practice.time_zone)
+        at = next_allowed(self.now, tz, start, end)
+        if at == self.now:
+            return SEND
+        first_due = n.first_due_at or n.send_at
+        if at - first_due > timedelta(hours=settings.NOTIFICATIONS_QUIET_HOURS_MAX_WAIT_HOURS):
+            return Decision("refuse", ReasonCode.QUIET_HOURS_EXPIRED,
+                            "the next allowed hour is too long after the message was due")
+        local = at.astimezone(tz)
+        return Decision("wait", detail=f"quiet hours: waits until {local:%Y-%m-%d %H:%M %Z} "
+                        f"({start:%H:%M}-{end:%H:%M} {tz.key})", until=at)
