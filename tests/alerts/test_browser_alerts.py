@@ -1,7 +1,6 @@
 """In the browser: a member of two offices turns one alert off for one office, and it sticks."""
 
 import json
-import urllib.request
 
 import pytest
 from django.utils import timezone
@@ -16,17 +15,17 @@ from tests.test_browser import browser, page, sign_in  # noqa: F401 - shared bro
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 
-def _post_event(live_server, key, event_type, application_id):
-    body = json.dumps({
-        "event_id": f"evt-{application_id}-{event_type}", "application_id": application_id,
-        "type": event_type, "occurred_at": timezone.now().isoformat(),
-        "patient": {"external_id": f"pms-{application_id}", "first_name": "Maria", "last_name": "Garcia"},
-    }).encode()
-    request = urllib.request.Request(
-        f"{live_server.url}/api/v1/applications/events", data=body, method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our live server
-        return response.status
+def _post_event(page, live_server, key, event_type, application_id):
+    response = page.request.post(
+        f"{live_server.url}/api/v1/applications/events",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        data=json.dumps({
+            "event_id": f"evt-{application_id}-{event_type}", "application_id": application_id,
+            "type": event_type, "occurred_at": timezone.now().isoformat(),
+            "patient": {"external_id": f"pms-{application_id}", "first_name": "Maria",
+                        "last_name": "Garcia"},
+        }))
+    return response.status
 
 
 def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_server, world,  # noqa: F811
@@ -57,7 +56,7 @@ def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_serv
     expect(overview.locator('tr[data-member="admin.ab@example.test"]')).to_contain_text("Off")
     assert page.csp_errors == []
 
-    assert _post_event(live_server, key_a, "declined", "fin-browser") == 202
+    assert _post_event(page, live_server, key_a, "declined", "fin-browser") == 202
     colleague = wait_for(lambda: SandboxMessage.objects.filter(to=world.staff_a.email).first(),
                          timeout=30, message="the colleague's declined alert")
     assert colleague.subject == "Declined application: Maria G. · Lakeside Dental"
@@ -66,7 +65,7 @@ def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_serv
 
     # The other office is untouched: a declined application at Hillcrest still reaches them.
     _, key_b = api_key_create(practice=world.practice_b, label="provider")
-    assert _post_event(live_server, key_b, "declined", "fin-hill") == 202
+    assert _post_event(page, live_server, key_b, "declined", "fin-hill") == 202
     mine = wait_for(lambda: SandboxMessage.objects.filter(to=world.admin_ab.email).first(),
                     timeout=30, message="the Hillcrest alert")
     assert mine.subject == "Declined application: Maria G. · Hillcrest Dental"
