@@ -15,8 +15,8 @@ from tests.test_browser import browser, page, sign_in  # noqa: F401 - shared bro
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 
-def _post_event(page, live_server, key, event_type, application_id):
-    response = page.request.post(
+def _post_event(browser_page, live_server, key, event_type, application_id):
+    response = browser_page.request.post(
         f"{live_server.url}/api/v1/applications/events",
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         data=json.dumps({
