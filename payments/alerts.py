@@ -138,9 +138,9 @@ def alert_fire(*, application: Application, alert: str, alert_at: datetime) -> i
     AlertDelivery.objects.bulk_create([
         AlertDelivery(practice=practice, application=application, alert=alert, user=m.user, mode=mode,
                       alert_at=alert_at) for m, mode in new])
-    for membership, mode in new:
-        if mode == AlertDelivery.Mode.INSTANT:
-            _alert_email_send(application=application, alert=alert, user=membership.user)
+    instant = [m.user for m, mode in new if mode == AlertDelivery.Mode.INSTANT]
+    if instant:
+        _alert_emails_send(application=application, alert=alert, users=instant)
     return len(new)
 
 
@@ -161,15 +161,16 @@ def _alert_context(application: Application, alert: str) -> dict:
     }
 
 
-def _alert_email_send(*, application: Application, alert: str, user) -> None:
-    context = {**_alert_context(application, alert), "user": user}
-    alert_send(
-        practice=application.practice, user=user, kind=ALERT_KIND,
-        subject=render_to_string("emails/application-alert-subject.txt", context).strip(),
-        body=render_to_string("emails/application-alert-body.txt", context),
-        html_body=render_to_string("emails/application-alert-body.html", context),
-        idempotency_key=f"app-alert:{application.pk}:{alert}:{user.pk}",
-        reason=f"application alert: {alert}", template_name="application-alert")
+def _alert_emails_send(*, application: Application, alert: str, users: list) -> None:
+    # One rendering for every recipient: the email says nothing personal about its reader.
+    context = _alert_context(application, alert)
+    subject = render_to_string("emails/application-alert-subject.txt", context).strip()
+    body = render_to_string("emails/application-alert-body.txt", context)
+    html_body = render_to_string("emails/application-alert-body.html", context)
+    for user in users:
+        alert_send(practice=application.practice, user=user, kind=ALERT_KIND, subject=subject, body=body,
+                   html_body=html_body, idempotency_key=f"app-alert:{application.pk}:{alert}:{user.pk}",
+                   reason=f"application alert: {alert}", template_name="application-alert")
 
 
 def alert_digests_send(*, now: datetime | None = None) -> dict:

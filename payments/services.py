@@ -54,11 +54,11 @@ def application_event_record(*, practice: Practice, event_id: str, application_i
     existing = ApplicationEvent.objects.filter(practice=practice, event_id=event_id).first()
     if existing is not None:
         return EventRecordResult(existing, created=False)
-    application, _ = Application.objects.get_or_create(
+    application, created = Application.objects.select_for_update().get_or_create(
         practice=practice, external_id=application_id,
         defaults={"patient_external_id": patient_external_id, "patient_first_name": patient_first_name,
                   "patient_last_name": patient_last_name, "state": type, "state_at": occurred_at})
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    application.practice = practice
     try:
         with transaction.atomic():
             event = ApplicationEvent.objects.create(practice=practice, application=application,
@@ -70,7 +70,10 @@ def application_event_record(*, practice: Practice, event_id: str, application_i
     application.patient_external_id = patient_external_id
     application.patient_first_name = patient_first_name
     application.patient_last_name = patient_last_name
-    _application_derive(application)
+    if created:
+        setattr(application, f"{type}_at", occurred_at)
+    else:
+        _application_derive(application)
     application.save()
     application_patient_resolve(application=application)
     alerts.alert_timers_sync(application=application)
