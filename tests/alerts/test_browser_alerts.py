@@ -10,7 +10,7 @@ from notifications.models import SandboxMessage
 from payments.models import AlertDelivery
 from practices.services import api_key_create
 from tests.conftest import wait_for
-from tests.test_browser import browser, page, sign_in  # noqa: F401 - shared browser fixtures
+from tests.test_browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -28,7 +28,7 @@ def _post_event(browser_page, live_server, key, event_type, application_id):
     return response.status
 
 
-def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_server, world,  # noqa: F811
+def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_server, world,
                                                                    celery_worker):
     celery_worker()
     _, key_a = api_key_create(practice=world.practice_a, label="provider")
