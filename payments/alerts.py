@@ -146,7 +146,8 @@ def alert_fire(*, application: Application, alert: str, alert_at: datetime) -> i
 
 def application_link(application: Application) -> str:
     """Where an alert sends its reader: the application's page in the portal."""
-    return settings.PUBLIC_BASE_URL + reverse("application_detail", kwargs={"application_id": application.pk})
+    path = reverse("application_detail", kwargs={"application_id": application.pk})
+    return f"{settings.PUBLIC_BASE_URL}{path}?office={application.practice.slug}"
 
 
 def _alert_context(application: Application, alert: str) -> dict:

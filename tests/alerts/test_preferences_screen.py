@@ -78,6 +78,23 @@ def test_application_pages_are_scoped_to_the_office(client_of, world, post_event
     url = f"/payments/applications/{application.pk}/"
     assert client_of(world.staff_a).get(url).status_code == 200
     assert client_of(world.admin_ab, office="hillcrest").get(url).status_code == 404
+    assert client_of(world.staff_c).get(f"{url}?office=lakeside").status_code == 404
+
+
+def test_the_alert_link_switches_a_multi_office_member_to_the_application_office(client_of, world,
+                                                                                  post_event_direct):
+    application = post_event_direct(world.practice_a)
+    url = f"/payments/applications/{application.pk}/"
+    client = client_of(world.admin_ab, office="hillcrest")
+    response = client.get(f"{url}?office=lakeside")
+    assert (response.status_code, response["Location"]) == (302, url)
+    page = client.get(url)
+    assert page.status_code == 200 and "Ann Lee" in page.content.decode()
+
+
+def test_the_application_list_links_to_each_application(client_of, world, post_event_direct):
+    application = post_event_direct(world.practice_a)
+    url = f"/payments/applications/{application.pk}/"
     listing = client_of(world.staff_a).get("/payments/").content.decode()
     assert url in listing
 
