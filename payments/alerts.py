@@ -81,19 +81,26 @@ def alert_timers_sync(*, application: Application) -> None:
 
 
 def alert_timers_fire(*, now: datetime | None = None) -> dict:
-    """DUE_WORK job: fire every pending timer whose due time has passed. Safe to run twice."""
+    """DUE_WORK job: fire every pending timer whose due time has passed. Safe to run twice.
+
+    A timer that fails (logged) stays pending and is tried again on the next run; it never
+    holds up the others.
+    """
     now = now or timezone.now()
-    fired = 0
+    fired, failed, after = 0, 0, 0
     while True:
-        due = list(AlertTimer.objects.filter(status=AlertTimer.Status.PENDING, due_at__lte=now)
-                   .order_by("due_at").values_list("pk", "application_id")[:TIMER_CHUNK])
-        if not due:
-            break
+        due = list(AlertTimer.objects.filter(status=AlertTimer.Status.PENDING, due_at__lte=now, pk__gt=after)
+                   .order_by("pk").values_list("pk", "application_id")[:TIMER_CHUNK])
         for timer_id, application_id in due:
-            fired += _alert_timer_fire(timer_id=timer_id, application_id=application_id, now=now)
+            try:
+                fired += _alert_timer_fire(timer_id=timer_id, application_id=application_id, now=now)
+            except Exception:
+                logger.exception("alert timer %s could not fire; it will be tried again", timer_id)
+                failed += 1
         if len(due) < TIMER_CHUNK:
             break
-    return {"timers_fired": fired}
+        after = due[-1][0]
+    return {"timers_fired": fired, "timers_failed": failed}
 
 
 @transaction.atomic
