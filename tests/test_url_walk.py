@@ -33,6 +33,7 @@ def _patterns(resolver=None, prefix=""):
 def _object_args(world):
     key, _ = api_key_create(practice=world.practice_a, label="a")
     from notifications.models import SandboxMessage
+    from payments.models import Application
 
     outbox = SandboxMessage.objects.create(practice=world.practice_a, channel="email",
                                            to="x@example.test", subject="A's message")
@@ -42,8 +43,12 @@ def _object_args(world):
         practice=world.practice_a, recipient=Recipient(kind="patient", id=1, name="A's patient"),
         channel="email", address="a-patient@example.test", kind="test", body="A's message",
         idempotency_key="url-walk")
+    application = Application.objects.create(
+        practice=world.practice_a, external_id="app-a", patient_external_id="p-a",
+        patient_first_name="Ann", patient_last_name="Lakeside", state="started", state_at=key.created_at)
     return {
         "notification_id": notification.pk,
+        "application_id": application.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,

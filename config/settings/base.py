@@ -138,10 +138,13 @@ CELERY_BEAT_SCHEDULE = {
 
 # The jobs `send_due` and the beat task run, in this order. Each is a callable taking no
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
-DUE_WORK = ["notifications.dispatch.dispatch_due"]
+DUE_WORK = [
+    "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
+    "notifications.dispatch.dispatch_due",
+]
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
-DEMO_SEEDERS = ["practices.demo.demo_seed"]
+DEMO_SEEDERS = ["practices.demo.demo_seed", "payments.demo.demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,9 @@ document.addEventListener("change", (event) => {
   }
 });
 // With JavaScript on, the switch buttons that exist for no-JS users are hidden.
-document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-autosubmit-fallback]").forEach((b) => b.classList.add("js-hidden"));
-});
+// htmx:load also covers content htmx swaps in later (it fires for the initial page as well).
+const hideFallbacks = (root) => {
+  root.querySelectorAll("[data-autosubmit-fallback]").forEach((b) => b.classList.add("js-hidden"));
+};
+document.addEventListener("DOMContentLoaded", () => hideFallbacks(document));
+document.addEventListener("htmx:load", (event) => hideFallbacks(event.target.parentElement || document));

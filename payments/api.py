@@ -1,0 +1,99 @@
+"""JSON API for the financing provider: payment-plan application events."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from django.utils import timezone
+from ninja import Field, Router, Schema, Status
+from pydantic import AfterValidator, AwareDatetime, StringConstraints, field_validator
+
+from .services import application_event_record
+
+router = Router(tags=["applications"])
+
+# How far ahead of our clock an event's time may be: clocks drift, events do not come from the
+# future.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _storable(value: str) -> str:
+    # JSON allows lone surrogates ("\ud800"), which cannot be stored as UTF-8; blank ids say nothing.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Printable text without control characters (PostgreSQL refuses NUL in text columns).
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
+                 AfterValidator(_storable)]
+
+
+class PatientIn(Schema):
+    external_id: Text = Field(description="The patient's id in the practice-management system.")
+    first_name: Text
+    last_name: Text
+
+
+class ApplicationEventIn(Schema):
+    event_id: Text = Field(description="Your id for this event; sending it again changes nothing.")
+    application_id: Text = Field(description="Your id for the application the event belongs to.")
+    type: Literal["started", "completed", "declined", "approved", "activated", "prequalified"]
+    occurred_at: AwareDatetime = Field(
+        description="When it happened, ISO 8601 with a UTC offset; at most 5 minutes ahead of now.")
+    patient: PatientIn
+
+    @field_validator("occurred_at")
+    @classmethod
+    def not_in_the_future(cls, value: datetime) -> datetime:
+        if value > timezone.now() + FUTURE_TOLERANCE:
+            raise ValueError("must not be more than 5 minutes in the future")
+        if value < EARLIEST:
+            raise ValueError("must be in the year 2000 or later")
+        return value
+
+
+class ApplicationEventOut(Schema):
+    event_id: str
+    application_id: str
+    status: Literal["accepted", "duplicate"]
+    application_state: str
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+
+
+class BadRequestOut(Schema):
+    detail: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict]
+
+
+@router.post(
+    "/applications/events",
+    response={202: ApplicationEventOut, 200: ApplicationEventOut, 400: BadRequestOut, 401: ErrorOut,
+              422: ValidationErrorOut},
+    summary="Report an event of a patient's payment-plan application",
+    description="202 when accepted; 200 when this event_id was accepted before (nothing changes). "
+                "Events may arrive late and out of order: what happens follows `occurred_at`. "
+                "400: the body is not JSON; 422: field errors.",
+)
+def application_event_post(request, payload: ApplicationEventIn):
+    result = application_event_record(
+        practice=request.auth.practice, event_id=payload.event_id, application_id=payload.application_id,
+        type=payload.type, occurred_at=payload.occurred_at,
+        patient_external_id=payload.patient.external_id, patient_first_name=payload.patient.first_name,
+        patient_last_name=payload.patient.last_name)
+    application = result.event.application
+    return Status(202 if result.created else 200, {
+        "event_id": result.event.event_id, "application_id": application.external_id,
+        "status": "accepted" if result.created else "duplicate", "application_state": application.state,
+    })
