@@ -1,6 +1,7 @@
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from patients.api import router as patients_router
 from practices.api import PracticeApiKey
 from practices.api import router as practice_router
 
@@ -24,3 +25,4 @@ def unauthorized(request, exc):
 
 
 api.add_router("/", practice_router)
+api.add_router("/", patients_router)

@@ -1,0 +1,327 @@
+"""Write validated patient records in bulk, idempotently on (practice, external_id).
+
+Two ways with one outcome, each called inside the caller's transaction:
+
+- PostgreSQL: stream the records with COPY into a temporary table, then classify them as
+  created/updated/unchanged and merge them with a handful of set-based statements
+  (INSERT ... ON CONFLICT DO UPDATE ... WHERE IS DISTINCT FROM). Memory stays flat and the
+  database does the work in one pass per table.
+- Any other database (SQLite in the embedded profile): chunks of records compared in Python
+  and written with bulk_create/bulk_update.
+
+A record changes a patient when a demographic field, a consent, the guarantor, the balance
+(when the record carries one) or the visits (a visit day not yet stored) differ. A record
+without a balance leaves the stored balance alone; a patient who stops being a guarantor loses
+theirs. Guarantors named by a record must exist once the records are in (the callers validate
+this first); otherwise `GuarantorUnresolved` is raised and the caller's transaction rolls back.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Balance, Patient, Visit
+from .records import PatientRecord
+
+CHUNK = 2000
+PROGRESS_EVERY = 5000
+
+PATIENT_FIELDS = ["first_name", "last_name", "date_of_birth", "email", "mobile_phone", "home_phone",
+                  "time_zone", "consent_email", "consent_sms", "consent_voice", "paperless", "do_not_recall"]
+BALANCE_FIELDS = ["total", "amount_due", "aging_current", "aging_31_60", "aging_61_90", "aging_91_120",
+                  "aging_over_120", "in_collections", "on_payment_plan", "outstanding_claims", "as_of"]
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+class GuarantorUnresolved(Exception):
+    def __init__(self, external_ids: list[str]):
+        self.external_ids = external_ids
+        super().__init__(f"{len(external_ids)} patients name a guarantor that does not exist or is not "
+                         "their own guarantor")
+
+
+def patients_upsert(*, practice, records: Iterable[PatientRecord], method: str = "auto",
+                    progress: Callable[[int], None] | None = None) -> UpsertCounts:
+    """Apply the records (validated, each external_id once) and count what they did."""
+    if method == "auto":
+        method = "copy" if connection.vendor == "postgresql" else "orm"
+    if method == "copy":
+        return _upsert_copy(practice=practice, records=records, progress=progress)
+    return _upsert_orm(practice=practice, records=records, progress=progress)
+
+
+# --- PostgreSQL: COPY into a temporary table, merge in SQL ---
+
+_TEMP_COLUMNS = [
+    ("external_id", "text"), ("first_name", "text"), ("last_name", "text"), ("date_of_birth", "date"),
+    ("email", "text"), ("mobile_phone", "text"), ("home_phone", "text"), ("time_zone", "text"),
+    ("consent_email", "boolean"), ("consent_sms", "boolean"), ("consent_voice", "boolean"),
+    ("paperless", "boolean"), ("do_not_recall", "boolean"), ("guarantor_external_id", "text"),
+    ("last_visit_on", "date"), ("has_balance", "boolean"),
+    ("total", "numeric(12,2)"), ("amount_due", "numeric(12,2)"), ("aging_current", "numeric(12,2)"),
+    ("aging_31_60", "numeric(12,2)"), ("aging_61_90", "numeric(12,2)"), ("aging_91_120", "numeric(12,2)"),
+    ("aging_over_120", "numeric(12,2)"), ("in_collections", "boolean"), ("on_payment_plan", "boolean"),
+    ("outstanding_claims", "integer"), ("as_of", "timestamptz"),
+]
+_NO_BALANCE = (False, None, None, None, None, None, None, None, None, None, None, None)
+
+
+def _copy_row(r: PatientRecord) -> tuple:
+    head = (r.external_id, r.first_name, r.last_name, r.date_of_birth, r.email, r.mobile_phone,
+            r.home_phone, r.time_zone, r.consent_email, r.consent_sms, r.consent_voice, r.paperless,
+            r.do_not_recall, r.guarantor_external_id, r.last_visit_on)
+    b = r.balance
+    if b is None:
+        return head + _NO_BALANCE
+    return head + (True, b.total, b.amount_due, b.aging_current, b.aging_31_60, b.aging_61_90,
+                   b.aging_91_120, b.aging_over_120, b.in_collections, b.on_payment_plan,
+                   b.outstanding_claims, b.as_of)
+
+
+def _tuple(prefix: str, fields: list[str]) -> str:
+    return "(" + ", ".join(f"{prefix}.{f}" for f in fields) + ")"
+
+
+_CLASSIFY = f"""
+SELECT count(*) FILTER (WHERE p.id IS NULL),
+       count(*) FILTER (WHERE p.id IS NOT NULL AND (
+           {_tuple("p", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("t", PATIENT_FIELDS)}
+           OR g.external_id IS DISTINCT FROM t.guarantor_external_id
+           OR (t.last_visit_on IS NOT NULL AND v.id IS NULL)
+           OR (t.has_balance AND (b.id IS NULL
+               OR {_tuple("b", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("t", BALANCE_FIELDS)}))
+           OR (t.guarantor_external_id <> t.external_id AND b.id IS NOT NULL))),
+       count(*)
+FROM patient_import_rows t
+LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+LEFT JOIN patients_patient g ON g.id = p.guarantor_id
+LEFT JOIN patients_balance b ON b.guarantor_id = p.id
+LEFT JOIN patients_visit v ON v.patient_id = p.id AND v.visited_on = t.last_visit_on
+"""
+
+_MERGE_PATIENTS = f"""
+INSERT INTO patients_patient (practice_id, external_id, {", ".join(PATIENT_FIELDS)}, last_visit_on,
+                              created_at, updated_at)
+SELECT %(practice)s, t.external_id, {", ".join("t." + f for f in PATIENT_FIELDS)}, t.last_visit_on,
+       %(now)s, %(now)s
+FROM patient_import_rows t
+ON CONFLICT (practice_id, external_id) DO UPDATE SET
+    {", ".join(f"{f} = EXCLUDED.{f}" for f in PATIENT_FIELDS)},
+    last_visit_on = GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on),
+    updated_at = EXCLUDED.updated_at
+WHERE {_tuple("patients_patient", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", PATIENT_FIELDS)}
+   OR GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on)
+      IS DISTINCT FROM patients_patient.last_visit_on
+"""
+
+_LINK_GUARANTORS = """
+UPDATE patients_patient p SET guarantor_id = g.id
+FROM patient_import_rows t
+JOIN patients_patient g ON g.practice_id = %(practice)s AND g.external_id = t.guarantor_external_id
+WHERE p.practice_id = %(practice)s AND p.external_id = t.external_id
+  AND p.guarantor_id IS DISTINCT FROM g.id
+"""
+
+_UNRESOLVED = """
+SELECT t.external_id
+FROM patient_import_rows t
+JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+LEFT JOIN patients_patient g ON g.id = p.guarantor_id
+WHERE g.id IS NULL OR g.guarantor_id IS DISTINCT FROM g.id
+LIMIT 20
+"""
+
+_MERGE_BALANCES = f"""
+INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
+SELECT %(practice)s, p.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
+FROM patient_import_rows t
+JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+WHERE t.has_balance
+ON CONFLICT (guarantor_id) DO UPDATE SET
+    {", ".join(f"{f} = EXCLUDED.{f}" for f in BALANCE_FIELDS)}, updated_at = EXCLUDED.updated_at
+WHERE {_tuple("patients_balance", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", BALANCE_FIELDS)}
+"""
+
+_DROP_DEPENDENT_BALANCES = """
+DELETE FROM patients_balance b
+USING patient_import_rows t, patients_patient p
+WHERE p.practice_id = %(practice)s AND p.external_id = t.external_id AND b.guarantor_id = p.id
+  AND t.guarantor_external_id <> t.external_id
+"""
+
+_ADD_VISITS = """
+INSERT INTO patients_visit (practice_id, patient_id, visited_on)
+SELECT %(practice)s, p.id, t.last_visit_on
+FROM patient_import_rows t
+JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+WHERE t.last_visit_on IS NOT NULL
+ON CONFLICT (patient_id, visited_on) DO NOTHING
+"""
+
+
+def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
+    params = {"practice": practice.pk, "now": timezone.now()}
+    columns = ", ".join(name for name, _ in _TEMP_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS patient_import_rows")
+        cursor.execute("CREATE TEMPORARY TABLE patient_import_rows ("
+                       + ", ".join(f"{n} {t}" for n, t in _TEMP_COLUMNS) + ") ON COMMIT DROP")
+        count = 0
+        with cursor.cursor.copy(f"COPY patient_import_rows ({columns}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(_copy_row(record))
+                count += 1
+                if progress and count % PROGRESS_EVERY == 0:
+                    progress(count)
+        if progress:
+            progress(count)
+        cursor.execute("ANALYZE patient_import_rows")
+        cursor.execute(_CLASSIFY, params)
+        created, updated, total = cursor.fetchone()
+        for statement in (_MERGE_PATIENTS, _LINK_GUARANTORS):
+            cursor.execute(statement, params)
+        cursor.execute(_UNRESOLVED, params)
+        unresolved = [row[0] for row in cursor.fetchall()]
+        if unresolved:
+            raise GuarantorUnresolved(unresolved)
+        for statement in (_MERGE_BALANCES, _DROP_DEPENDENT_BALANCES, _ADD_VISITS):
+            cursor.execute(statement, params)
+        cursor.execute("DROP TABLE patient_import_rows")
+    return UpsertCounts(created=created, updated=updated, unchanged=total - created - updated)
+
+
+# --- Any database: chunks compared in Python ---
+
+def _balance_differs(balance: Balance, record) -> bool:
+    return any(getattr(balance, f) != getattr(record, f) for f in BALANCE_FIELDS)
+
+
+def _upsert_orm(*, practice, records, progress) -> UpsertCounts:
+    counts = UpsertCounts()
+    links: list[tuple[str, str]] = []  # (external_id, guarantor external_id) to set at the end
+    guarantors: set[str] = set()
+    iterator = iter(records)
+    done = 0
+    while chunk := list(islice(iterator, CHUNK)):
+        _orm_chunk(practice, chunk, counts, links)
+        guarantors.update(r.guarantor_external_id for r in chunk)
+        done += len(chunk)
+        if progress:
+            progress(done)
+    _orm_link_guarantors(practice, links, guarantors)
+    return counts
+
+
+def _orm_chunk(practice, chunk: list[PatientRecord], counts: UpsertCounts, links: list) -> None:
+    existing = {p.external_id: p for p in Patient.objects.filter(
+        practice=practice, external_id__in=[r.external_id for r in chunk]).select_related("guarantor")}
+    balances = {b.guarantor_id: b for b in Balance.objects.filter(guarantor__in=existing.values())}
+    visits = set(Visit.objects.filter(patient__in=existing.values(),
+                                      visited_on__in={r.last_visit_on for r in chunk if r.last_visit_on})
+                 .values_list("patient_id", "visited_on"))
+    new, changed = [], []
+    for record in chunk:
+        patient = existing.get(record.external_id)
+        if patient is None:
+            patient = Patient(practice=practice, external_id=record.external_id,
+                              last_visit_on=record.last_visit_on,
+                              **{f: getattr(record, f) for f in PATIENT_FIELDS})
+            existing[record.external_id] = patient
+            new.append(patient)
+            counts.created += 1
+            links.append((record.external_id, record.guarantor_external_id))
+            continue
+        differs = False
+        for f in PATIENT_FIELDS:
+            value = getattr(record, f)
+            if getattr(patient, f) != value:
+                setattr(patient, f, value)
+                differs = True
+        if record.last_visit_on and (patient.last_visit_on is None or record.last_visit_on > patient.last_visit_on):
+            patient.last_visit_on = record.last_visit_on
+            differs = True
+        if differs:
+            patient.updated_at = timezone.now()
+            changed.append(patient)
+        current_guarantor = patient.guarantor.external_id if patient.guarantor_id else None
+        if current_guarantor != record.guarantor_external_id:
+            links.append((record.external_id, record.guarantor_external_id))
+            differs = True
+        if record.last_visit_on and (patient.pk, record.last_visit_on) not in visits:
+            differs = True
+        balance = balances.get(patient.pk)
+        if record.balance is not None and (balance is None or _balance_differs(balance, record.balance)):
+            differs = True
+        if not record.is_guarantor and balance is not None:
+            differs = True
+        if differs:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    Patient.objects.bulk_create(new, batch_size=500)
+    Patient.objects.bulk_update(changed, [*PATIENT_FIELDS, "last_visit_on", "updated_at"], batch_size=500)
+    new_balances, changed_balances, dropped = [], [], []
+    for record in chunk:
+        patient = existing[record.external_id]
+        balance = balances.get(patient.pk)
+        if not record.is_guarantor:
+            if balance is not None:
+                dropped.append(balance.pk)
+            continue
+        if record.balance is None:
+            continue
+        if balance is None:
+            new_balances.append(Balance(practice=practice, guarantor=patient,
+                                        **{f: getattr(record.balance, f) for f in BALANCE_FIELDS}))
+        elif _balance_differs(balance, record.balance):
+            for f in BALANCE_FIELDS:
+                setattr(balance, f, getattr(record.balance, f))
+            changed_balances.append(balance)
+    Balance.objects.bulk_create(new_balances, batch_size=500)
+    Balance.objects.bulk_update(changed_balances, BALANCE_FIELDS, batch_size=500)
+    Balance.objects.filter(pk__in=dropped).delete()
+    Visit.objects.bulk_create(
+        [Visit(practice=practice, patient=existing[r.external_id], visited_on=r.last_visit_on)
+         for r in chunk if r.last_visit_on and (existing[r.external_id].pk, r.last_visit_on) not in visits],
+        batch_size=500, ignore_conflicts=True)
+
+
+def _orm_link_guarantors(practice, links: list[tuple[str, str]], guarantors: set[str]) -> None:
+    it = iter(links)
+    unresolved = []
+    while chunk := list(islice(it, CHUNK)):
+        wanted = {e for pair in chunk for e in pair}
+        rows = dict(Patient.objects.filter(practice=practice, external_id__in=wanted)
+                    .values_list("external_id", "pk"))
+        patients = []
+        for external_id, guarantor_external_id in chunk:
+            guarantor_pk = rows.get(guarantor_external_id)
+            if guarantor_pk is None:
+                unresolved.append(external_id)
+                continue
+            patients.append(Patient(pk=rows[external_id], guarantor_id=guarantor_pk))
+        Patient.objects.bulk_update(patients, ["guarantor_id"], batch_size=500)
+    if unresolved:
+        raise GuarantorUnresolved(unresolved[:20])
+    # A guarantor must be their own guarantor: refuse chains (A -> B -> C).
+    chained = []
+    it = iter(guarantors)
+    while chunk := list(islice(it, CHUNK)):
+        chained += list(Patient.objects.filter(practice=practice, external_id__in=chunk)
+                        .exclude(guarantor_id=F("id")).values_list("external_id", flat=True)[:20])
+    if chained:
+        raise GuarantorUnresolved(chained[:20])
