@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .batch import BatchChecker
 from .records import CSV_COLUMN_NAMES, CSV_REQUIRED, PatientRecord, record_from_csv
+from .upsert import copy_line
 
 PREVIEW_ROWS = 10
 KEPT_ERRORS = 500
@@ -19,7 +20,8 @@ _OTHER_BOMS = [
     (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
     (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
 ]
-SAVE_AS = "Save it as \u201cCSV UTF-8\u201d in your spreadsheet (or export it again as UTF-8) and upload it again."
+SAVE_AS = ("Save it as \u201cCSV UTF-8\u201d in your spreadsheet (or export it again as UTF-8) and "
+           "upload it again.")
 
 
 class FileRefused(Exception):
@@ -81,7 +83,8 @@ def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterat
                 continue
             any_rows = True
             if len(values) != width:
-                yield CsvRow(number, {"__width__": f"has {len(values)} values; the header has {width} columns"})
+                problem = f"has {len(values)} values; the header has {width} columns"
+                yield CsvRow(number, {"__width__": problem})
             else:
                 yield CsvRow(number, dict(zip(columns, values, strict=True)))
             if on_bytes and number % 1000 == 0:
@@ -123,8 +126,12 @@ class ValidationReport:
     preview: list = field(default_factory=list)  # {row, values: [...], valid}
 
 
-def csv_validate(binary, *, practice, on_bytes=None) -> ValidationReport:
-    """Check every row of the file; raises FileRefused when the file as a whole is refused."""
+def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> ValidationReport:
+    """Check every row of the file; raises FileRefused when the file as a whole is refused.
+
+    With `normalized` (a text file), each row that passes its own checks is also written there
+    as a line of PostgreSQL COPY text, led by its row number, for the import to load as it is.
+    """
     report = ValidationReport()
     checker = BatchChecker(practice=practice, where="row")
     rejected: dict[int, list] = {}
@@ -146,6 +153,8 @@ def csv_validate(binary, *, practice, on_bytes=None) -> ValidationReport:
                 duplicate = checker.add(row.number, record)
                 if duplicate:
                     reject(row.number, duplicate.field, duplicate.message)
+                elif normalized is not None:
+                    normalized.write(copy_line(row.number, record))
         if len(report.preview) < PREVIEW_ROWS:
             report.preview.append({"row": row.number,
                                    "values": [row.values.get(c, "") for c in CSV_COLUMN_NAMES]})
@@ -174,7 +183,7 @@ def csv_records(binary, *, rejected_rows: list[int]) -> Iterator[PatientRecord]:
     for row in csv_rows(binary):
         if row.number in skip:
             continue
-        record, errors = record_from_csv(row.values) if "__width__" not in row.values else (None, [1])
+        record = record_from_csv(row.values)[0] if "__width__" not in row.values else None
         if record is None:
             raise RowsChanged(f"row {row.number} no longer validates")
         yield record

@@ -16,7 +16,9 @@ ZERO = Decimal("0.00")
 
 
 class Patient(models.Model):
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patients")
+    # No index of its own: the (practice, external_id) constraint's index serves practice lookups.
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patients",
+                                 db_index=False)
     external_id = models.CharField("PMS id", max_length=64)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
@@ -48,11 +50,8 @@ class Patient(models.Model):
         ]
         indexes = [
             models.Index(fields=["practice", "last_name", "first_name", "id"], name="patient_name_order"),
-            models.Index(fields=["practice", "first_name"], name="patient_first_name"),
             models.Index(fields=["practice", "email"], name="patient_email"),
             models.Index(fields=["practice", "mobile_phone"], name="patient_mobile"),
-            models.Index(fields=["practice", "home_phone"], name="patient_home_phone"),
-            models.Index(fields=["guarantor"], name="patient_guarantor"),
         ]
 
     def __str__(self):
@@ -99,8 +98,8 @@ class Balance(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     AGING_BUCKETS = [
-        ("aging_current", "Current"), ("aging_31_60", "31–60 days"), ("aging_61_90", "61–90 days"),
-        ("aging_91_120", "91–120 days"), ("aging_over_120", "Over 120 days"),
+        ("aging_current", "Current"), ("aging_31_60", "31-60 days"), ("aging_61_90", "61-90 days"),
+        ("aging_91_120", "91-120 days"), ("aging_over_120", "Over 120 days"),
     ]
 
     class Meta:

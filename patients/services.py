@@ -2,11 +2,12 @@
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from practices.services import audit_record
@@ -15,7 +16,7 @@ from .batch import BatchChecker
 from .csv_import import FileRefused, RowsChanged, csv_records, csv_validate
 from .models import ImportMode, ImportStatus, PatientImport
 from .records import PatientRecord, record_from_json
-from .upsert import GuarantorUnresolved, UpsertCounts, patients_upsert
+from .upsert import GuarantorUnresolved, UpsertCounts, patients_upsert, patients_upsert_copy_file
 
 BULK_LIMIT = 10_000
 
@@ -96,6 +97,17 @@ def patient_import_create(*, practice, actor, upload) -> PatientImport:
     return patient_import
 
 
+def _normalized_path(patient_import: PatientImport) -> Path:
+    """The checked rows, normalised, beside the upload: the import loads them with COPY."""
+    return Path(patient_import.file.path).with_suffix(".rows")
+
+
+def _chunks(path: Path):
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
 def patient_import_validate(*, import_id: int) -> PatientImport:
     """Check the whole file; idempotent (only an import still being checked is checked)."""
     patient_import = PatientImport.objects.select_related("practice").get(pk=import_id)
@@ -104,8 +116,9 @@ def patient_import_validate(*, import_id: int) -> PatientImport:
     size = patient_import.size
     changes = {"finished_at": None}
     try:
-        with patient_import.file.open("rb") as binary:
-            report = csv_validate(binary, practice=patient_import.practice,
+        with (patient_import.file.open("rb") as binary,
+              open(_normalized_path(patient_import), "w", encoding="utf-8", newline="") as normalized):
+            report = csv_validate(binary, practice=patient_import.practice, normalized=normalized,
                                   on_bytes=lambda n: _progress_set(import_id, "Checking rows", n, size))
     except FileRefused as exc:
         changes.update(status=ImportStatus.INVALID, file_error=str(exc))
@@ -156,11 +169,19 @@ def patient_import_run(*, import_id: int) -> PatientImport:
             if patient_import.status != ImportStatus.QUEUED:
                 return patient_import
             total = patient_import.valid_rows
-            with patient_import.file.open("rb") as binary:
-                counts = patients_upsert(
-                    practice=patient_import.practice,
-                    records=csv_records(binary, rejected_rows=patient_import.rejected_rows),
-                    progress=lambda n: _progress_set(import_id, "Importing rows", n, total))
+
+            def progress(n):
+                _progress_set(import_id, "Importing rows", n, total)
+
+            normalized = _normalized_path(patient_import)
+            if connection.vendor == "postgresql" and normalized.exists():
+                counts = patients_upsert_copy_file(practice=patient_import.practice, lines=_chunks(normalized),
+                                                   skip_rows=patient_import.rejected_rows, progress=progress)
+            else:
+                with patient_import.file.open("rb") as binary:
+                    counts = patients_upsert(
+                        practice=patient_import.practice, progress=progress,
+                        records=csv_records(binary, rejected_rows=patient_import.rejected_rows))
             patient_import.status = ImportStatus.DONE
             patient_import.created, patient_import.updated = counts.created, counts.updated
             patient_import.unchanged = counts.unchanged
@@ -178,4 +199,7 @@ def patient_import_run(*, import_id: int) -> PatientImport:
             status=ImportStatus.FAILED, failure=failure + " Nothing was changed; upload the file again.",
             finished_at=timezone.now())
     cache.delete(_progress_key(import_id))
-    return PatientImport.objects.get(pk=import_id)
+    patient_import = PatientImport.objects.get(pk=import_id)
+    if patient_import.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        _normalized_path(patient_import).unlink(missing_ok=True)
+    return patient_import

@@ -77,130 +77,192 @@ _TEMP_COLUMNS = [
     ("aging_over_120", "numeric(12,2)"), ("in_collections", "boolean"), ("on_payment_plan", "boolean"),
     ("outstanding_claims", "integer"), ("as_of", "timestamptz"),
 ]
+COPY_COLUMNS = [name for name, _ in _TEMP_COLUMNS]
 _NO_BALANCE = (False, None, None, None, None, None, None, None, None, None, None, None)
 
 
-def _copy_row(r: PatientRecord) -> tuple:
+def copy_row(r: PatientRecord) -> tuple:
+    """A record as a row of the temporary table, in COPY_COLUMNS order."""
     head = (r.external_id, r.first_name, r.last_name, r.date_of_birth, r.email, r.mobile_phone,
             r.home_phone, r.time_zone, r.consent_email, r.consent_sms, r.consent_voice, r.paperless,
             r.do_not_recall, r.guarantor_external_id, r.last_visit_on)
     b = r.balance
     if b is None:
         return head + _NO_BALANCE
-    return head + (True, b.total, b.amount_due, b.aging_current, b.aging_31_60, b.aging_61_90,
-                   b.aging_91_120, b.aging_over_120, b.in_collections, b.on_payment_plan,
-                   b.outstanding_claims, b.as_of)
+    return (*head, True, b.total, b.amount_due, b.aging_current, b.aging_31_60, b.aging_61_90,
+            b.aging_91_120, b.aging_over_120, b.in_collections, b.on_payment_plan,
+            b.outstanding_claims, b.as_of)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_line(row_number: int, r: PatientRecord) -> str:
+    """A record as one line of PostgreSQL's COPY text format, led by its row number."""
+    out = [str(row_number)]
+    for value in copy_row(r):
+        if value is None:
+            out.append("\\N")
+        elif value is True:
+            out.append("t")
+        elif value is False:
+            out.append("f")
+        elif isinstance(value, str):
+            out.append(value.translate(_ESCAPES))
+        else:
+            out.append(value.isoformat() if hasattr(value, "isoformat") else str(value))
+    return "\t".join(out) + "\n"
 
 
 def _tuple(prefix: str, fields: list[str]) -> str:
     return "(" + ", ".join(f"{prefix}.{f}" for f in fields) + ")"
 
 
+# 1. Give every row its patient id: the stored one, or a new one from the table's sequence, so
+#    that guarantors and dependents can be linked in the same INSERT (the foreign key is
+#    checked at commit), with no second pass over the patients table.
+_STAGE = """
+CREATE TEMPORARY TABLE patient_import_staged ON COMMIT DROP AS
+SELECT t.*, p.id AS existing_id,
+       COALESCE(p.id, nextval(pg_get_serial_sequence('patients_patient', 'id'))) AS id
+FROM patient_import_rows t
+LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+"""
+
+# 2. Resolve guarantors: within the batch first, then among the stored patients. A guarantor
+#    must be their own guarantor.
+_STAGE_GUARANTORS = """
+CREATE TEMPORARY TABLE patient_import_linked ON COMMIT DROP AS
+SELECT s.*,
+       CASE WHEN s.guarantor_external_id = s.external_id THEN s.id
+            WHEN g.id IS NOT NULL THEN g.id
+            ELSE gp.id END AS guarantor_id,
+       CASE WHEN s.guarantor_external_id = s.external_id THEN true
+            WHEN g.id IS NOT NULL THEN g.guarantor_external_id = g.external_id
+            ELSE gp.guarantor_id = gp.id END AS guarantor_ok
+FROM patient_import_staged s
+LEFT JOIN patient_import_staged g ON g.external_id = s.guarantor_external_id
+     AND s.guarantor_external_id <> s.external_id
+LEFT JOIN patients_patient gp ON gp.practice_id = %(practice)s AND gp.external_id = s.guarantor_external_id
+     AND s.guarantor_external_id <> s.external_id AND g.id IS NULL
+"""
+
+_UNRESOLVED = """
+SELECT external_id FROM patient_import_linked WHERE guarantor_ok IS NOT TRUE LIMIT 20
+"""
+
+# 3. Classify against what is stored, before anything is written.
 _CLASSIFY = f"""
 SELECT count(*) FILTER (WHERE p.id IS NULL),
        count(*) FILTER (WHERE p.id IS NOT NULL AND (
            {_tuple("p", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("t", PATIENT_FIELDS)}
-           OR g.external_id IS DISTINCT FROM t.guarantor_external_id
+           OR p.guarantor_id IS DISTINCT FROM t.guarantor_id
            OR (t.last_visit_on IS NOT NULL AND v.id IS NULL)
            OR (t.has_balance AND (b.id IS NULL
                OR {_tuple("b", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("t", BALANCE_FIELDS)}))
            OR (t.guarantor_external_id <> t.external_id AND b.id IS NOT NULL))),
        count(*)
-FROM patient_import_rows t
-LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
-LEFT JOIN patients_patient g ON g.id = p.guarantor_id
-LEFT JOIN patients_balance b ON b.guarantor_id = p.id
-LEFT JOIN patients_visit v ON v.patient_id = p.id AND v.visited_on = t.last_visit_on
-"""
+FROM patient_import_linked t
+LEFT JOIN patients_patient p ON p.id = t.existing_id
+LEFT JOIN patients_balance b ON b.guarantor_id = t.existing_id
+LEFT JOIN patients_visit v ON v.patient_id = t.existing_id AND v.visited_on = t.last_visit_on
+"""  # noqa: S608 - composed from the constant field lists above, no input
 
+# 4. Merge: one INSERT ... ON CONFLICT that touches only the rows that differ.
 _MERGE_PATIENTS = f"""
-INSERT INTO patients_patient (practice_id, external_id, {", ".join(PATIENT_FIELDS)}, last_visit_on,
-                              created_at, updated_at)
-SELECT %(practice)s, t.external_id, {", ".join("t." + f for f in PATIENT_FIELDS)}, t.last_visit_on,
-       %(now)s, %(now)s
-FROM patient_import_rows t
+INSERT INTO patients_patient (id, practice_id, external_id, {", ".join(PATIENT_FIELDS)}, guarantor_id,
+                              last_visit_on, created_at, updated_at)
+SELECT t.id, %(practice)s, t.external_id, {", ".join("t." + f for f in PATIENT_FIELDS)}, t.guarantor_id,
+       t.last_visit_on, %(now)s, %(now)s
+FROM patient_import_linked t
 ON CONFLICT (practice_id, external_id) DO UPDATE SET
     {", ".join(f"{f} = EXCLUDED.{f}" for f in PATIENT_FIELDS)},
+    guarantor_id = EXCLUDED.guarantor_id,
     last_visit_on = GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on),
     updated_at = EXCLUDED.updated_at
 WHERE {_tuple("patients_patient", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", PATIENT_FIELDS)}
+   OR patients_patient.guarantor_id IS DISTINCT FROM EXCLUDED.guarantor_id
    OR GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on)
       IS DISTINCT FROM patients_patient.last_visit_on
-"""
-
-_LINK_GUARANTORS = """
-UPDATE patients_patient p SET guarantor_id = g.id
-FROM patient_import_rows t
-JOIN patients_patient g ON g.practice_id = %(practice)s AND g.external_id = t.guarantor_external_id
-WHERE p.practice_id = %(practice)s AND p.external_id = t.external_id
-  AND p.guarantor_id IS DISTINCT FROM g.id
-"""
-
-_UNRESOLVED = """
-SELECT t.external_id
-FROM patient_import_rows t
-JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
-LEFT JOIN patients_patient g ON g.id = p.guarantor_id
-WHERE g.id IS NULL OR g.guarantor_id IS DISTINCT FROM g.id
-LIMIT 20
-"""
+"""  # noqa: S608 - composed from the constant field lists above, no input
 
 _MERGE_BALANCES = f"""
 INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
-SELECT %(practice)s, p.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
-FROM patient_import_rows t
-JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
+FROM patient_import_linked t
 WHERE t.has_balance
 ON CONFLICT (guarantor_id) DO UPDATE SET
     {", ".join(f"{f} = EXCLUDED.{f}" for f in BALANCE_FIELDS)}, updated_at = EXCLUDED.updated_at
 WHERE {_tuple("patients_balance", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", BALANCE_FIELDS)}
-"""
+"""  # noqa: S608 - composed from the constant field lists above, no input
 
 _DROP_DEPENDENT_BALANCES = """
 DELETE FROM patients_balance b
-USING patient_import_rows t, patients_patient p
-WHERE p.practice_id = %(practice)s AND p.external_id = t.external_id AND b.guarantor_id = p.id
-  AND t.guarantor_external_id <> t.external_id
+USING patient_import_linked t
+WHERE b.guarantor_id = t.existing_id AND t.guarantor_external_id <> t.external_id
 """
 
 _ADD_VISITS = """
 INSERT INTO patients_visit (practice_id, patient_id, visited_on)
-SELECT %(practice)s, p.id, t.last_visit_on
-FROM patient_import_rows t
-JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+SELECT %(practice)s, t.id, t.last_visit_on
+FROM patient_import_linked t
 WHERE t.last_visit_on IS NOT NULL
 ON CONFLICT (patient_id, visited_on) DO NOTHING
 """
 
 
+def _create_temp_table(cursor, *, with_row_number: bool = False) -> None:
+    cursor.execute("DROP TABLE IF EXISTS patient_import_rows, patient_import_staged, patient_import_linked")
+    columns = ([("row_number", "integer")] if with_row_number else []) + _TEMP_COLUMNS
+    cursor.execute("CREATE TEMPORARY TABLE patient_import_rows ("
+                   + ", ".join(f"{n} {t}" for n, t in columns) + ") ON COMMIT DROP")
+
+
 def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
-    params = {"practice": practice.pk, "now": timezone.now()}
-    columns = ", ".join(name for name, _ in _TEMP_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS patient_import_rows")
-        cursor.execute("CREATE TEMPORARY TABLE patient_import_rows ("
-                       + ", ".join(f"{n} {t}" for n, t in _TEMP_COLUMNS) + ") ON COMMIT DROP")
+        _create_temp_table(cursor)
         count = 0
-        with cursor.cursor.copy(f"COPY patient_import_rows ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY patient_import_rows ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
             for record in records:
-                copy.write_row(_copy_row(record))
+                copy.write_row(copy_row(record))
                 count += 1
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count)
+        return _merge(cursor, practice, progress, count)
+
+
+def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
+                              progress: Callable[[int], None] | None = None) -> UpsertCounts:
+    """PostgreSQL only: merge a file of `copy_line` lines (binary chunks), minus the skipped rows."""
+    with connection.cursor() as cursor:
+        _create_temp_table(cursor, with_row_number=True)
+        with cursor.cursor.copy("COPY patient_import_rows FROM STDIN") as copy:
+            for chunk in lines:
+                copy.write(chunk)
+        if skip_rows:
+            cursor.execute("DELETE FROM patient_import_rows WHERE row_number = ANY(%s)", [skip_rows])
+        cursor.execute("SELECT count(*) FROM patient_import_rows")
+        count = cursor.fetchone()[0]
         if progress:
-            progress(count)
-        cursor.execute("ANALYZE patient_import_rows")
-        cursor.execute(_CLASSIFY, params)
-        created, updated, total = cursor.fetchone()
-        for statement in (_MERGE_PATIENTS, _LINK_GUARANTORS):
-            cursor.execute(statement, params)
-        cursor.execute(_UNRESOLVED, params)
-        unresolved = [row[0] for row in cursor.fetchall()]
-        if unresolved:
-            raise GuarantorUnresolved(unresolved)
-        for statement in (_MERGE_BALANCES, _DROP_DEPENDENT_BALANCES, _ADD_VISITS):
-            cursor.execute(statement, params)
-        cursor.execute("DROP TABLE patient_import_rows")
+            progress(count // 2)
+        return _merge(cursor, practice, progress, count)
+
+
+def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
+    params = {"practice": practice.pk, "now": timezone.now()}
+    cursor.execute(_STAGE, params)
+    cursor.execute(_STAGE_GUARANTORS, params)
+    cursor.execute(_UNRESOLVED)
+    unresolved = [row[0] for row in cursor.fetchall()]
+    if unresolved:
+        raise GuarantorUnresolved(unresolved)
+    cursor.execute(_CLASSIFY, params)
+    created, updated, total = cursor.fetchone()
+    for statement in (_MERGE_PATIENTS, _MERGE_BALANCES, _DROP_DEPENDENT_BALANCES, _ADD_VISITS):
+        cursor.execute(statement, params)
+    cursor.execute("DROP TABLE patient_import_rows, patient_import_staged, patient_import_linked")
+    if progress:
+        progress(count)
     return UpsertCounts(created=created, updated=updated, unchanged=total - created - updated)
 
 
