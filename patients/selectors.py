@@ -136,3 +136,14 @@ def patient_imports(*, practice) -> QuerySet[PatientImport]:
 
 def patient_import_get(*, practice, pk) -> PatientImport:
     return get_object_or_404(PatientImport, practice=practice, pk=pk)
+
+
+def account_balance(*, patient: Patient):
+    """The balance of the patient's account (their guarantor's), or None when none is known."""
+    guarantor = patient if patient.is_guarantor else patient.guarantor
+    if guarantor is None:
+        return None
+    try:
+        return guarantor.balance
+    except Patient.balance.RelatedObjectDoesNotExist:
+        return None

@@ -35,10 +35,21 @@ def _object_args(world):
 
     outbox = SandboxMessage.objects.create(practice=world.practice_a, channel="email",
                                            to="x@example.test", subject="A's message")
+    from patients.models import Patient, PatientImport
+
+    patient = Patient.objects.create(practice=world.practice_a, external_id="A-1", first_name="Ann",
+                                     last_name="Lakeside")
+    patient.guarantor = patient
+    patient.save()
+    patient_import = PatientImport.objects.create(practice=world.practice_a, file="patient-imports/a.csv",
+                                                  original_name="a.csv")
     return {
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,
+        "patient_id": patient.pk,
+        "guarantor_id": patient.pk,
+        "import_id": patient_import.pk,
     }
 
 
