@@ -34,9 +34,9 @@ class Patient(models.Model):
     consent_voice = models.BooleanField(default=False)
     paperless = models.BooleanField(default=False)
     do_not_recall = models.BooleanField(default=False)
-    # Null only between the insert of a new row and the resolution of its guarantor within the
-    # same import transaction; every committed patient has one (itself for a guarantor).
-    guarantor = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+    # Every imported patient has one (itself for a guarantor); null only when the guarantor's
+    # row was deleted, until the PMS sends the patient again.
+    guarantor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="dependents")
     last_visit_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
