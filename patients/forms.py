@@ -31,8 +31,8 @@ class PatientFilterForm(forms.Form):
                               balance_max=data.get("balance_max"), aging=data.get("aging") or "",
                               guarantors_only=bool(data.get("guarantors_only")), flag=data.get("flag") or "")
 
-    def after(self) -> int | None:
-        return self.cleaned_data.get("after") if "after" not in self.errors else None
+    def after_id(self) -> int | None:
+        return getattr(self, "cleaned_data", {}).get("after") if "after" not in self.errors else None
 
 
 class ImportUploadForm(forms.Form):

@@ -26,7 +26,7 @@ EXAMPLE_ROWS = [
 def patient_list(request):
     form = PatientFilterForm(request.GET or None)
     rows, next_after = selectors.patient_page(practice=request.practice, filters=form.filters(),
-                                              after=form.after() if form.is_bound else None)
+                                              after=form.after_id())
     template = "patients/index.html#results" if request.htmx else "patients/index.html"
     return render(request, template, {"form": form, "patients": rows, "next_after": next_after})
 
