@@ -58,7 +58,8 @@ def demo_records(slug: str, count: int) -> list[PatientRecord]:
         family += 1
         last = rng.choice(LAST)
         guarantor_id = f"{slug[:2].upper()}{family:05d}-1"
-        for i in range(min(rng.choices([1, 2, 3, 4, 5], weights=[30, 25, 25, 15, 5])[0], count - len(records))):
+        size = rng.choices([1, 2, 3, 4, 5], weights=[30, 25, 25, 15, 5])[0]
+        for i in range(min(size, count - len(records))):
             is_guarantor = i == 0
             first = rng.choice(FIRST)
             no_contact = rng.random() < 0.08

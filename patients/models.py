@@ -36,8 +36,11 @@ class Patient(models.Model):
     do_not_recall = models.BooleanField(default=False)
     # Every imported patient has one (itself for a guarantor); null only when the guarantor's
     # row was deleted, until the PMS sends the patient again.
+    # Kept consistent by the import (a guarantor is checked to exist and to be their own
+    # guarantor before anything is written) rather than by a database constraint: a
+    # constraint would cost a deferred check per row at commit of a 100,000-row import.
     guarantor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="dependents")
+                                  related_name="dependents", db_constraint=False)
     last_visit_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -82,7 +85,9 @@ IS_GUARANTOR = Q(guarantor_id=F("id"))
 class Balance(models.Model):
     """A guarantor's account balance as of the PMS's last report."""
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="balances")
+    # The guarantor's practice, copied for filtering; the guarantor link carries the integrity.
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="balances",
+                                 db_index=False, db_constraint=False)
     guarantor = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="balance")
     total = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     amount_due = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
@@ -116,8 +121,11 @@ class Balance(models.Model):
 class Visit(models.Model):
     """A visit day of a patient, as the PMS reports it."""
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="visits")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits")
+    # The patient's practice, copied for filtering; the patient link carries the integrity, and
+    # the (patient, visited_on) constraint's index serves lookups by patient.
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="visits",
+                                 db_index=False, db_constraint=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits", db_index=False)
     visited_on = models.DateField()
 
     class Meta:

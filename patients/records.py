@@ -19,8 +19,8 @@ DEFAULT_PHONE_REGION = "US"
 MAX_AMOUNT = Decimal("9999999999.99")
 MIN_BIRTH_DATE = date(1900, 1, 1)
 
-_EMAIL = re.compile(r"^[^@\s,;<>\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
-                    r"[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"^[^@\s,;<>\"']+@{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,63}}$")
 # North American numbers written the usual ways: +1 312 555 0142, (312) 555-0142, 312.555.0142.
 _NANP = re.compile(r"^\s*(?:\+?1[\s.-]?)?\(?([2-9]\d{2})\)?[\s.-]?([2-9]\d{2})[\s.-]?(\d{4})\s*$")
 _TRUE = {"true", "yes", "y", "1", "t", "x"}
@@ -186,7 +186,7 @@ def clean_bool(value) -> bool:
 def clean_amount(value) -> Decimal:
     if value is None or value == "":
         return Decimal("0.00")
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise FieldInvalid("send amounts as decimal strings, e.g. \"125.40\"")
     try:
         amount = Decimal(value.strip() if isinstance(value, str) else value)
@@ -348,7 +348,8 @@ def record_to_json(patient) -> dict:
         "mobile_phone": patient.mobile_phone,
         "home_phone": patient.home_phone,
         "time_zone": patient.time_zone,
-        "guarantor_external_id": patient.guarantor.external_id if patient.guarantor_id else patient.external_id,
+        "guarantor_external_id": (patient.guarantor.external_id if patient.guarantor_id
+                                  else patient.external_id),
         "consents": {"email": patient.consent_email, "sms": patient.consent_sms,
                      "voice": patient.consent_voice, "paperless": patient.paperless},
         "do_not_recall": patient.do_not_recall,

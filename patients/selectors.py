@@ -36,7 +36,8 @@ def guarantor_dependents(*, guarantor: Patient) -> QuerySet[Patient]:
 
 
 def patient_visits(*, patient: Patient, limit: int = 10) -> QuerySet[Visit]:
-    return Visit.objects.filter(practice_id=patient.practice_id, patient=patient).order_by("-visited_on")[:limit]
+    return (Visit.objects.filter(practice_id=patient.practice_id, patient=patient)
+            .order_by("-visited_on")[:limit])
 
 
 def patient_count(*, practice) -> int:
@@ -125,7 +126,8 @@ def patient_page(*, practice, filters: PatientFilters, after: int | None = None,
             qs = qs.filter(Q(last_name__gt=last["last_name"])
                            | Q(last_name=last["last_name"], first_name__gt=last["first_name"])
                            | Q(last_name=last["last_name"], first_name=last["first_name"], pk__gt=after))
-    rows = list(qs.select_related("balance", "guarantor").order_by("last_name", "first_name", "id")[:size + 1])
+    qs = qs.select_related("balance", "guarantor").order_by("last_name", "first_name", "id")
+    rows = list(qs[:size + 1])
     next_after = rows[size - 1].pk if len(rows) > size else None
     return rows[:size], next_after
 

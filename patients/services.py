@@ -175,8 +175,9 @@ def patient_import_run(*, import_id: int) -> PatientImport:
 
             normalized = _normalized_path(patient_import)
             if connection.vendor == "postgresql" and normalized.exists():
-                counts = patients_upsert_copy_file(practice=patient_import.practice, lines=_chunks(normalized),
-                                                   skip_rows=patient_import.rejected_rows, progress=progress)
+                counts = patients_upsert_copy_file(
+                    practice=patient_import.practice, lines=_chunks(normalized),
+                    skip_rows=patient_import.rejected_rows, progress=progress)
             else:
                 with patient_import.file.open("rb") as binary:
                     counts = patients_upsert(

@@ -313,7 +313,8 @@ def _orm_chunk(practice, chunk: list[PatientRecord], counts: UpsertCounts, links
             if getattr(patient, f) != value:
                 setattr(patient, f, value)
                 differs = True
-        if record.last_visit_on and (patient.last_visit_on is None or record.last_visit_on > patient.last_visit_on):
+        visit = record.last_visit_on
+        if visit and (patient.last_visit_on is None or visit > patient.last_visit_on):
             patient.last_visit_on = record.last_visit_on
             differs = True
         if differs:

@@ -61,7 +61,8 @@ def import_upload(request):
         else:
             return redirect("patient_import_detail", import_id=patient_import.pk)
     return render(request, "patients/import.html", {
-        "form": form, "columns": CSV_COLUMNS, "imports": selectors.patient_imports(practice=request.practice)[:10],
+        "form": form, "columns": CSV_COLUMNS,
+        "imports": selectors.patient_imports(practice=request.practice)[:10],
     })
 
 

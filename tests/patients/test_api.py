@@ -30,7 +30,8 @@ def upsert_method(request, settings, monkeypatch):
     return request.param
 
 
-def test_a_family_is_created_with_guarantor_resolved_later_in_the_request(client, world, key_a, upsert_method):
+def test_a_family_is_created_with_guarantor_resolved_later_in_the_request(client, world, key_a,
+                                                                          upsert_method):
     response = _post(client, key_a, family())
     assert response.status_code == 200, response.content
     assert response.json() == {"created": 3, "updated": 0, "unchanged": 0, "rejected": []}

@@ -52,8 +52,10 @@ def _last_import():
 def test_a_clean_file_is_checked_previewed_and_imported_all(admin, world):
     response = upload(admin, csv_bytes(GOOD, bom=True))
     imp = _last_import()
-    assert response.status_code == 302 and response["Location"] == reverse("patient_import_detail", args=[imp.pk])
-    assert imp.status == ImportStatus.VALIDATED and (imp.total_rows, imp.valid_rows, imp.error_count) == (3, 3, 0)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("patient_import_detail", args=[imp.pk])
+    assert imp.status == ImportStatus.VALIDATED
+    assert (imp.total_rows, imp.valid_rows, imp.error_count) == (3, 3, 0)
     page = admin.get(response["Location"]).content.decode()
     assert "Import all 3 rows" in page and "Núñez" in page
     assert not Patient.objects.exists()  # nothing before the admin confirms
@@ -128,7 +130,8 @@ def test_a_zero_byte_upload_is_refused_on_the_form(admin, world):
 
 def test_a_failed_import_changes_nothing(admin, world):
     """The guarantor a row names disappears between the check and the import: nothing applies."""
-    stored = Patient.objects.create(practice=world.practice_a, external_id="OLD", first_name="O", last_name="G")
+    stored = Patient.objects.create(practice=world.practice_a, external_id="OLD", first_name="O",
+                                    last_name="G")
     stored.guarantor = stored
     stored.save()
     upload(admin, csv_bytes([*GOOD, ["K9", "Kid", "Of", "", "", "OLD", "", ""]]))

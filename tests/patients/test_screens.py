@@ -20,7 +20,8 @@ def families(world):
     records[5]["balance"]["in_collections"] = True
     records[5]["balance"]["aging"] = {"current": "40.00"}
     records[3]["last_name"] = records[4]["last_name"] = "Okafor"
-    records.append({"external_id": "NC", "first_name": "Nia", "last_name": "Nocontact", "do_not_recall": True})
+    records.append({"external_id": "NC", "first_name": "Nia", "last_name": "Nocontact",
+                    "do_not_recall": True})
     result = patients_bulk_upsert(practice=world.practice_a, items=records)
     assert not result.rejected
     patients_bulk_upsert(practice=world.practice_c, items=family("F1"))
@@ -67,7 +68,8 @@ def test_keyset_pages_follow_name_order_without_names_in_the_url(client_of, worl
     ordered = [p.pk for p in sorted(families.values(), key=lambda p: (p.last_name, p.first_name, p.pk))]
     from patients import selectors
 
-    rows, after = selectors.patient_page(practice=world.practice_a, filters=selectors.PatientFilters(), size=3)
+    rows, after = selectors.patient_page(practice=world.practice_a, filters=selectors.PatientFilters(),
+                                         size=3)
     assert [p.pk for p in rows] == ordered[:3] and after == ordered[2]
     rows2, after2 = selectors.patient_page(practice=world.practice_a, filters=selectors.PatientFilters(),
                                            after=after, size=3)
