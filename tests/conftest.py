@@ -145,3 +145,32 @@ def wait_for(predicate, timeout=20.0, interval=0.1, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's package) driven by Playwright, one for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context; page.csp_errors collects Content-Security-Policy violations."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda msg: msg.type == "error" and "Content Security Policy" in msg.text
+            and page.csp_errors.append(msg.text))
+    yield page
+    context.close()

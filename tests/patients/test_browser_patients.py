@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.patients.test_csv_import import GOOD, csv_bytes
-from tests.test_browser import browser, page, sign_in  # noqa: F401 - shared Playwright fixtures
+from tests.test_browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ def media(settings, tmp_path):
 
 
 def test_upload_preview_errors_import_valid_rows_then_find_the_patient_and_guarantor(
-        page, live_server, world, tmp_path):  # noqa: F811
+        page, live_server, world, tmp_path):
     path = tmp_path / "from-pms.csv"
     path.write_bytes(csv_bytes([*GOOD, ["B1", "Bad", "Phone", "", "555-12", "", "", ""]], bom=True))
     sign_in(page, live_server, world.admin_ab.email, world.password)
