@@ -284,6 +284,34 @@ def _build(c: _Collector, fields: dict, names: dict, balance: BalanceRecord | No
     return record, []
 
 
+# --- fast paths: the same rules for the usual record, no error collecting ---
+
+class _NotSimple(Exception):
+    """The fast path met something it leaves to the full check."""
+
+
+_BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+
+def _text(value: str, max_length: int, required: bool) -> str:
+    value = value.strip()
+    if (required and not value) or len(value) > max_length:
+        raise _NotSimple
+    return value
+
+
+def _date(value: str, earliest: date | None = None) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) != 10:
+        raise _NotSimple
+    parsed = date.fromisoformat(value)  # ValueError: left to the full check
+    if parsed > _today() or (earliest and parsed < earliest):
+        raise _NotSimple
+    return parsed
+
+
 # --- JSON (the API) ---
 
 _JSON_NAMES = {name: name for name in (
@@ -300,7 +328,95 @@ _BALANCE_KEYS = {"total", "amount_due", "aging", "in_collections", "on_payment_p
                  "outstanding_claims", "as_of"}
 
 
+_CONSENT_KEYS = ("email", "sms", "voice", "paperless")
+
+
+def _jtext(value, max_length: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    elif type(value) is not str:
+        raise _NotSimple
+    return _text(value, max_length, required)
+
+
+def _jbool(value) -> bool:
+    if value is None:
+        return False
+    if type(value) is not bool:
+        raise _NotSimple
+    return value
+
+
+def _jdate(value, earliest: date | None = None) -> date | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _NotSimple
+    return _date(value, earliest)
+
+
+def _json_fast(data) -> PatientRecord:
+    """The usual JSON record, with the same rules as the full check (see _csv_fast)."""
+    if type(data) is not dict or not data.keys() <= JSON_FIELDS:
+        raise _NotSimple
+    get = data.get
+    external_id = _jtext(get("external_id"), 64, True)
+    guarantor = _jtext(get("guarantor_external_id"), 64, False)
+    email = _jtext(get("email"), 254, False).lower()
+    if email and not _EMAIL.match(email):
+        raise _NotSimple
+    time_zone = _jtext(get("time_zone"), 64, False)
+    if time_zone and time_zone not in _time_zones():
+        raise _NotSimple
+    consents = get("consents") or {}
+    if type(consents) is not dict:
+        raise _NotSimple
+    email_ok, sms_ok, voice_ok, paperless = (_jbool(consents.get(k)) for k in _CONSENT_KEYS)
+    balance = None
+    raw = get("balance")
+    if raw is not None:
+        if type(raw) is not dict or not raw.keys() <= _BALANCE_KEYS or "total" not in raw:
+            raise _NotSimple
+        if guarantor and guarantor != external_id:
+            raise _NotSimple
+        aging = raw.get("aging") or {}
+        if type(aging) is not dict or not aging.keys() <= _AGING_KEYS.keys():
+            raise _NotSimple
+        balance = BalanceRecord(
+            total=clean_amount(raw.get("total")), amount_due=clean_amount(raw.get("amount_due")),
+            aging_current=clean_amount(aging.get("current")), aging_31_60=clean_amount(aging.get("d31_60")),
+            aging_61_90=clean_amount(aging.get("d61_90")), aging_91_120=clean_amount(aging.get("d91_120")),
+            aging_over_120=clean_amount(aging.get("over_120")),
+            in_collections=_jbool(raw.get("in_collections")),
+            on_payment_plan=_jbool(raw.get("on_payment_plan")),
+            outstanding_claims=clean_count(raw.get("outstanding_claims")),
+            as_of=clean_datetime(raw.get("as_of")))
+    mobile, home = get("mobile_phone"), get("home_phone")
+    if (mobile is not None and type(mobile) is not str) or (home is not None and type(home) is not str):
+        raise _NotSimple
+    return PatientRecord(
+        external_id=external_id,
+        first_name=_jtext(get("first_name"), 100, True),
+        last_name=_jtext(get("last_name"), 100, True),
+        date_of_birth=_jdate(get("date_of_birth"), MIN_BIRTH_DATE),
+        email=email, mobile_phone=clean_phone(mobile), home_phone=clean_phone(home), time_zone=time_zone,
+        guarantor_external_id=guarantor or external_id,
+        consent_email=email_ok, consent_sms=sms_ok, consent_voice=voice_ok, paperless=paperless,
+        do_not_recall=_jbool(get("do_not_recall")),
+        last_visit_on=_jdate(get("last_visit_on")),
+        balance=balance,
+    )
+
+
 def record_from_json(data) -> tuple[PatientRecord | None, list[RecordError]]:
+    try:
+        return _json_fast(data), []
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        return record_from_json_checked(data)
+
+
+def record_from_json_checked(data) -> tuple[PatientRecord | None, list[RecordError]]:
+    """The full check of a JSON record: every problem, by field."""
     if not isinstance(data, dict):
         return None, [RecordError("", "a record must be a JSON object")]
     c = _Collector()
@@ -416,32 +532,6 @@ _BALANCE_COLUMNS = ["balance_total", "balance_amount_due", "aging_current", "agi
                     "aging_91_120", "aging_over_120", "in_collections", "on_payment_plan",
                     "outstanding_claims", "balance_as_of"]
 _CSV_NAMES = {name: name for name in _JSON_NAMES}
-
-
-class _NotSimple(Exception):
-    """The fast path met something it leaves to the full check."""
-
-
-_BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-
-
-def _text(value: str, max_length: int, required: bool) -> str:
-    value = value.strip()
-    if (required and not value) or len(value) > max_length:
-        raise _NotSimple
-    return value
-
-
-def _date(value: str, earliest: date | None = None) -> date | None:
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) != 10:
-        raise _NotSimple
-    parsed = date.fromisoformat(value)  # ValueError: left to the full check
-    if parsed > _today() or (earliest and parsed < earliest):
-        raise _NotSimple
-    return parsed
 
 
 def _csv_fast(row: dict) -> PatientRecord:

@@ -71,3 +71,47 @@ def test_phones_are_stored_in_e164(given, stored):
 def test_impossible_phones_are_refused(bad):
     with pytest.raises(FieldInvalid):
         clean_phone(bad)
+
+
+JSON_BASE = {
+    "external_id": "G1", "first_name": "Ana", "last_name": "Reyes", "date_of_birth": "1984-09-30",
+    "email": "Ana@Example.com", "mobile_phone": "(312) 555-0142", "home_phone": None,
+    "time_zone": "America/Chicago", "guarantor_external_id": None,
+    "consents": {"email": True, "sms": False, "voice": False, "paperless": True},
+    "do_not_recall": False, "last_visit_on": "2026-01-10",
+    "balance": {"total": "10.00", "amount_due": "5.00", "aging": {"current": "5.00", "d31_60": "5.00"},
+                "in_collections": False, "on_payment_plan": True, "outstanding_claims": 1,
+                "as_of": "2026-02-02T08:00:00Z"},
+}
+JSON_ODD = {
+    "external_id": [None, 7, " G1 "], "first_name": [None, "", 3], "email": [None, "x@", 5],
+    "date_of_birth": [None, 19840930, "1984-02-30"], "mobile_phone": [None, 3125550142, "12"],
+    "guarantor_external_id": ["G1", "OTHER", 5], "do_not_recall": [None, "true", 1, "nope"],
+    "consents": [None, [], "all", {"email": "yes"}, {"sms": None}],
+    "balance": [None, {}, {"total": 10}, {"total": 10.5}, {"total": "1", "aging": {"d1": "1"}},
+                {"total": "1", "extra": 1}, {"total": "1", "aging": []},
+                {"total": "1", "outstanding_claims": "2"}],
+    "unknown_field": ["x"],
+}
+
+
+def _json_variants():
+    for key, values in JSON_ODD.items():
+        for value in values:
+            yield {**JSON_BASE, key: value}
+    yield "not a record"
+    yield {k: v for k, v in JSON_BASE.items() if k != "consents"}
+
+
+@pytest.mark.parametrize("record", list(_json_variants()))
+def test_the_json_fast_path_agrees_with_the_full_check(record):
+    from patients.records import _json_fast, record_from_json, record_from_json_checked
+
+    checked = record_from_json_checked(record)
+    try:
+        fast = _json_fast(record)
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        fast = None
+    if fast is not None:
+        assert checked == (fast, [])
+    assert record_from_json(record) == checked
