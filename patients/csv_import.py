@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .batch import BatchChecker
 from .records import CSV_COLUMN_NAMES, CSV_REQUIRED, PatientRecord, record_from_csv
-from .upsert import copy_line
+from .upsert import copy_csv_writer, copy_row
 
 PREVIEW_ROWS = 10
 KEPT_ERRORS = 500
@@ -130,8 +130,9 @@ def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> Validat
     """Check every row of the file; raises FileRefused when the file as a whole is refused.
 
     With `normalized` (a text file), each row that passes its own checks is also written there
-    as a line of PostgreSQL COPY text, led by its row number, for the import to load as it is.
+    as a CSV line for PostgreSQL's COPY, led by its row number, for the import to load as it is.
     """
+    writer = copy_csv_writer(normalized) if normalized is not None else None
     report = ValidationReport()
     checker = BatchChecker(practice=practice, where="row")
     rejected: dict[int, list] = {}
@@ -153,8 +154,8 @@ def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> Validat
                 duplicate = checker.add(row.number, record)
                 if duplicate:
                     reject(row.number, duplicate.field, duplicate.message)
-                elif normalized is not None:
-                    normalized.write(copy_line(row.number, record))
+                elif writer is not None:
+                    writer.writerow((row.number, *copy_row(record)))
         if len(report.preview) < PREVIEW_ROWS:
             report.preview.append({"row": row.number,
                                    "values": [row.values.get(c, "") for c in CSV_COLUMN_NAMES]})

@@ -547,7 +547,9 @@ def _csv_fast(row: dict) -> PatientRecord:
     if time_zone and time_zone not in _time_zones():
         raise _NotSimple
     balance = None
-    if any(get(name) for name in _BALANCE_COLUMNS):
+    if (get("balance_total") or get("balance_amount_due") or get("aging_current") or get("aging_31_60")
+            or get("aging_61_90") or get("aging_91_120") or get("aging_over_120") or get("in_collections")
+            or get("on_payment_plan") or get("outstanding_claims") or get("balance_as_of")):
         if not get("balance_total", "").strip() or (guarantor and guarantor != external_id):
             raise _NotSimple
         balance = BalanceRecord(

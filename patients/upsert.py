@@ -16,6 +16,7 @@ theirs. Guarantors named by a record must exist once the records are in (the cal
 this first); otherwise `GuarantorUnresolved` is raised and the caller's transaction rolls back.
 """
 
+import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -94,24 +95,10 @@ def copy_row(r: PatientRecord) -> tuple:
             b.outstanding_claims, b.as_of)
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_line(row_number: int, r: PatientRecord) -> str:
-    """A record as one line of PostgreSQL's COPY text format, led by its row number."""
-    out = [str(row_number)]
-    for value in copy_row(r):
-        if value is None:
-            out.append("\\N")
-        elif value is True:
-            out.append("t")
-        elif value is False:
-            out.append("f")
-        elif isinstance(value, str):
-            out.append(value.translate(_ESCAPES))
-        else:
-            out.append(value.isoformat() if hasattr(value, "isoformat") else str(value))
-    return "\t".join(out) + "\n"
+def copy_csv_writer(text_file):
+    """A CSV writer whose rows PostgreSQL's COPY (FORMAT csv) reads back exactly: every value
+    quoted except None, which COPY reads as NULL."""
+    return csv.writer(text_file, quoting=csv.QUOTE_NOTNULL, lineterminator="\n")
 
 
 def _tuple(prefix: str, fields: list[str]) -> str:
@@ -121,18 +108,16 @@ def _tuple(prefix: str, fields: list[str]) -> str:
 # 1. Give every row its patient id: the stored one, or a new one from the table's sequence, so
 #    that guarantors and dependents can be linked in the same INSERT (the foreign key is
 #    checked at commit), with no second pass over the patients table.
-_STAGE = """
-CREATE TEMPORARY TABLE patient_import_staged ON COMMIT DROP AS
-SELECT t.*, p.id AS existing_id,
-       COALESCE(p.id, nextval(pg_get_serial_sequence('patients_patient', 'id'))) AS id
-FROM patient_import_rows t
-LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
-"""
-
 # 2. Resolve guarantors: within the batch first, then among the stored patients. A guarantor
 #    must be their own guarantor.
-_STAGE_GUARANTORS = """
+_STAGE = """
 CREATE TEMPORARY TABLE patient_import_linked ON COMMIT DROP AS
+WITH s AS MATERIALIZED (
+    SELECT t.*, p.id AS existing_id,
+           COALESCE(p.id, nextval(pg_get_serial_sequence('patients_patient', 'id'))) AS id
+    FROM patient_import_rows t
+    LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
+)
 SELECT s.*,
        CASE WHEN s.guarantor_external_id = s.external_id THEN s.id
             WHEN g.id IS NOT NULL THEN g.id
@@ -140,9 +125,8 @@ SELECT s.*,
        CASE WHEN s.guarantor_external_id = s.external_id THEN true
             WHEN g.id IS NOT NULL THEN g.guarantor_external_id = g.external_id
             ELSE gp.guarantor_id = gp.id END AS guarantor_ok
-FROM patient_import_staged s
-LEFT JOIN patient_import_staged g ON g.external_id = s.guarantor_external_id
-     AND s.guarantor_external_id <> s.external_id
+FROM s
+LEFT JOIN s g ON g.external_id = s.guarantor_external_id AND s.guarantor_external_id <> s.external_id
 LEFT JOIN patients_patient gp ON gp.practice_id = %(practice)s AND gp.external_id = s.guarantor_external_id
      AND s.guarantor_external_id <> s.external_id AND g.id IS NULL
 """
@@ -212,7 +196,7 @@ ON CONFLICT (patient_id, visited_on) DO NOTHING
 
 
 def _create_temp_table(cursor, *, with_row_number: bool = False) -> None:
-    cursor.execute("DROP TABLE IF EXISTS patient_import_rows, patient_import_staged, patient_import_linked")
+    cursor.execute("DROP TABLE IF EXISTS patient_import_rows, patient_import_linked")
     columns = ([("row_number", "integer")] if with_row_number else []) + _TEMP_COLUMNS
     cursor.execute("CREATE TEMPORARY TABLE patient_import_rows ("
                    + ", ".join(f"{n} {t}" for n, t in columns) + ") ON COMMIT DROP")
@@ -233,10 +217,10 @@ def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
 
 def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
                               progress: Callable[[int], None] | None = None) -> UpsertCounts:
-    """PostgreSQL only: merge a file of `copy_line` lines (binary chunks), minus the skipped rows."""
+    """PostgreSQL only: merge a CSV file (binary chunks) of rows written by `write_copy_csv`."""
     with connection.cursor() as cursor:
         _create_temp_table(cursor, with_row_number=True)
-        with cursor.cursor.copy("COPY patient_import_rows FROM STDIN") as copy:
+        with cursor.cursor.copy("COPY patient_import_rows FROM STDIN (FORMAT csv)") as copy:
             for chunk in lines:
                 copy.write(chunk)
         if skip_rows:
@@ -251,7 +235,6 @@ def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
 def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     params = {"practice": practice.pk, "now": timezone.now()}
     cursor.execute(_STAGE, params)
-    cursor.execute(_STAGE_GUARANTORS, params)
     cursor.execute(_UNRESOLVED)
     unresolved = [row[0] for row in cursor.fetchall()]
     if unresolved:
@@ -260,7 +243,7 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     created, updated, total = cursor.fetchone()
     for statement in (_MERGE_PATIENTS, _MERGE_BALANCES, _DROP_DEPENDENT_BALANCES, _ADD_VISITS):
         cursor.execute(statement, params)
-    cursor.execute("DROP TABLE patient_import_rows, patient_import_staged, patient_import_linked")
+    cursor.execute("DROP TABLE patient_import_rows, patient_import_linked")
     if progress:
         progress(count)
     return UpsertCounts(created=created, updated=updated, unchanged=total - created - updated)

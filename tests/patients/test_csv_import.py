@@ -184,3 +184,14 @@ def test_a_large_file_is_checked_and_imported_by_the_worker_with_progress(
     wait_for(lambda: PatientImport.objects.get(pk=imp.pk).status == ImportStatus.DONE, timeout=60,
              message=f"import by the worker\n{worker.log()}")
     assert Patient.objects.filter(practice=world.practice_a).count() == 3000
+
+
+def test_awkward_text_survives_the_import_exactly(admin, world):
+    names = ['O\'Brien, "Jr"', "Back\\slash\tTab", "Two\nLines", "Zoë 李", "NULL", "\\N"]
+    rows = [[f"W{i}", name, name, "", "", "", "", ""] for i, name in enumerate(names)]
+    upload(admin, csv_bytes(rows))
+    imp = _last_import()
+    assert imp.error_count == 0, imp.errors
+    admin.post(reverse("patient_import_confirm", args=[imp.pk]), {"mode": "all"})
+    stored = dict(Patient.objects.filter(practice=world.practice_a).values_list("external_id", "first_name"))
+    assert stored == {f"W{i}": name for i, name in enumerate(names)}
