@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -60,9 +60,10 @@ def patients_upsert(*, practice, records: Iterable[PatientRecord], method: str =
     """Apply the records (validated, each external_id once) and count what they did."""
     if method == "auto":
         method = "copy" if connection.vendor == "postgresql" else "orm"
-    if method == "copy":
-        return _upsert_copy(practice=practice, records=records, progress=progress)
-    return _upsert_orm(practice=practice, records=records, progress=progress)
+    with transaction.atomic():  # the temporary tables live until the end of the transaction
+        if method == "copy":
+            return _upsert_copy(practice=practice, records=records, progress=progress)
+        return _upsert_orm(practice=practice, records=records, progress=progress)
 
 
 # --- PostgreSQL: COPY into a temporary table, merge in SQL ---
@@ -217,8 +218,8 @@ def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
 
 def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
                               progress: Callable[[int], None] | None = None) -> UpsertCounts:
-    """PostgreSQL only: merge a CSV file (binary chunks) of rows written by `write_copy_csv`."""
-    with connection.cursor() as cursor:
+    """PostgreSQL only: merge a CSV file (binary chunks) of rows written by `copy_csv_writer`."""
+    with transaction.atomic(), connection.cursor() as cursor:
         _create_temp_table(cursor, with_row_number=True)
         with cursor.cursor.copy("COPY patient_import_rows FROM STDIN (FORMAT csv)") as copy:
             for chunk in lines:
