@@ -8,6 +8,7 @@ from ninja.errors import HttpError
 
 from . import selectors, services
 from .records import record_to_json
+from .upsert import GuarantorUnresolved
 
 router = Router(tags=["patients"])
 
@@ -84,7 +85,7 @@ _BULK_BODY = {
 
 
 @router.post(
-    "/patients/bulk", response={200: BulkResult, 400: ApiError, 413: ApiError},
+    "/patients/bulk", response={200: BulkResult, 400: ApiError, 409: ApiError, 413: ApiError},
     summary="Create or update up to 10,000 patients",
     description=(
         "Idempotent on `external_id`: sending the same records again changes nothing and counts them "
@@ -105,7 +106,12 @@ def patients_bulk(request: HttpRequest):
     if len(body["patients"]) > services.BULK_LIMIT:
         raise HttpError(413, f"At most {services.BULK_LIMIT:,} patients a request; this one has "
                              f"{len(body['patients']):,}. Split it.")
-    result = services.patients_bulk_upsert(practice=request.auth.practice, items=body["patients"])
+    try:
+        result = services.patients_bulk_upsert(practice=request.auth.practice, items=body["patients"])
+    except GuarantorUnresolved:
+        # A guarantor was changed or removed by another request while this one was applied.
+        raise HttpError(409, "Guarantors changed while this request was applied; nothing was "
+                             "changed. Send it again.") from None
     return {"created": result.counts.created, "updated": result.counts.updated,
             "unchanged": result.counts.unchanged, "rejected": result.rejected}
 
