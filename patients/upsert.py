@@ -235,6 +235,10 @@ def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
 
 def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     params = {"practice": practice.pk, "now": timezone.now()}
+    # One merge at a time per practice: ids for new patients are drawn before the INSERT, so
+    # two batches creating the same new guarantor at once would link dependents to an id that
+    # lost the race. The lock is held until the transaction ends.
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('patients.upsert'), %(practice)s)", params)
     cursor.execute(_STAGE, params)
     cursor.execute(_UNRESOLVED)
     unresolved = [row[0] for row in cursor.fetchall()]

@@ -163,3 +163,34 @@ def test_the_openapi_schema_documents_the_bulk_endpoint(client, world):
     record = schema["components"]["schemas"]["PatientRecord"]
     assert {"external_id", "consents", "balance", "guarantor_external_id"} <= set(record["properties"])
     assert "BulkResult" in schema["components"]["schemas"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_creating_the_same_family_link_every_dependent_to_the_stored_guarantor(world):
+    import threading
+
+    from django.db import connection
+
+    from patients.services import patients_bulk_upsert
+
+    records = [r for n in range(30) for r in family(f"C{n}")]
+    results, start = [], threading.Barrier(3)
+
+    def send():
+        try:
+            start.wait()
+            results.append(patients_bulk_upsert(practice=world.practice_a, items=records).counts)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(c.created for c in results) == [0, 0, 90]
+    assert sum(c.unchanged for c in results) == 180
+    patients = Patient.objects.filter(practice=world.practice_a)
+    assert patients.count() == 90
+    stored_ids = set(patients.values_list("id", flat=True))
+    assert set(patients.values_list("guarantor_id", flat=True)) <= stored_ids
