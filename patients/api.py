@@ -116,7 +116,7 @@ def patients_bulk(request: HttpRequest):
             "unchanged": result.counts.unchanged, "rejected": result.rejected}
 
 
-@router.get("/patients/{external_id}", response={200: PatientRecord, 404: ApiError},
+@router.get("/patients/{path:external_id}", response={200: PatientRecord, 404: ApiError},
             summary="A stored patient, in the shape the bulk endpoint accepts")
 def patient_read(request: HttpRequest, external_id: str):
     patient = selectors.patient_get_by_external_id(practice=request.auth.practice, external_id=external_id)

@@ -194,3 +194,10 @@ def test_concurrent_requests_creating_the_same_family_link_every_dependent_to_th
     assert patients.count() == 90
     stored_ids = set(patients.values_list("id", flat=True))
     assert set(patients.values_list("guarantor_id", flat=True)) <= stored_ids
+
+
+def test_get_finds_an_external_id_with_a_slash(client, world, key_a):
+    record = {"external_id": "DX/1042", "first_name": "Sam", "last_name": "Slash"}
+    assert _post(client, key_a, [record]).json()["created"] == 1
+    body = client.get("/api/v1/patients/DX/1042", HTTP_AUTHORIZATION=f"Bearer {key_a}").json()
+    assert body["external_id"] == "DX/1042" and body["guarantor_external_id"] == "DX/1042"
