@@ -4,6 +4,7 @@ A guarantor is the person responsible for an account: a patient whose guarantor 
 Children and other dependents point to their guarantor, and the balance belongs to the guarantor.
 """
 
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -67,6 +68,11 @@ class Patient(models.Model):
     @property
     def is_guarantor(self) -> bool:
         return self.guarantor_id is not None and self.guarantor_id == self.pk
+
+    @property
+    def local_tz(self) -> zoneinfo.ZoneInfo:
+        """The patient's time zone when known, otherwise the practice's (for quiet hours)."""
+        return zoneinfo.ZoneInfo(self.time_zone) if self.time_zone else self.practice.tz
 
     @property
     def has_contact(self) -> bool:

@@ -117,3 +117,9 @@ def test_another_practices_patients_are_404(client_of, world, families):
     assert c_client.get(reverse("patient_detail", args=[families["F1-g"].pk])).status_code == 404
     assert c_client.get(reverse("guarantor_detail", args=[families["F1-g"].pk])).status_code == 404
     assert "Reyes" in c_client.get(reverse("patients")).content.decode()  # C's own copy
+
+
+def test_a_patients_local_time_zone_falls_back_to_the_practices(world, families):
+    assert str(families["F1-g"].local_tz) == "America/Chicago"  # given by the PMS
+    families["F1-kid1"].practice.time_zone = "America/Denver"
+    assert str(families["F1-kid1"].local_tz) == "America/Denver"  # the office's
