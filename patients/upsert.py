@@ -17,6 +17,7 @@ this first); otherwise `GuarantorUnresolved` is raised and the caller's transact
 """
 
 import csv
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -207,12 +208,22 @@ def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
     with connection.cursor() as cursor:
         _create_temp_table(cursor)
         count = 0
-        with cursor.cursor.copy(f"COPY patient_import_rows ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+        # Rows go out as CSV written by the csv module (C code), in buffers of PROGRESS_EVERY
+        # rows: several times cheaper per row than formatting each value through write_row.
+        statement = f"COPY patient_import_rows ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        buffer = io.StringIO()
+        writer = copy_csv_writer(buffer)
+        with cursor.cursor.copy(statement) as copy:
             for record in records:
-                copy.write_row(copy_row(record))
+                writer.writerow(copy_row(record))
                 count += 1
-                if progress and count % PROGRESS_EVERY == 0:
-                    progress(count)
+                if count % PROGRESS_EVERY == 0:
+                    copy.write(buffer.getvalue())
+                    buffer.seek(0)
+                    buffer.truncate()
+                    if progress:
+                        progress(count)
+            copy.write(buffer.getvalue())
         return _merge(cursor, practice, progress, count)
 
 

@@ -201,3 +201,13 @@ def test_get_finds_an_external_id_with_a_slash(client, world, key_a):
     assert _post(client, key_a, [record]).json()["created"] == 1
     body = client.get("/api/v1/patients/DX/1042", HTTP_AUTHORIZATION=f"Bearer {key_a}").json()
     assert body["external_id"] == "DX/1042" and body["guarantor_external_id"] == "DX/1042"
+
+
+def test_awkward_text_is_stored_exactly_through_either_path(client, world, key_a, upsert_method):
+    names = ['O\'Brien, "Jr"', "Back\\slash\tTab", "Two\nLines", "Zoë 李", "NULL", "\\N", ""]
+    records = [{"external_id": f"W{i}", "first_name": name or "x", "last_name": name or "y"}
+               for i, name in enumerate(names)]
+    assert _post(client, key_a, records).json()["created"] == len(names)
+    stored = dict(Patient.objects.filter(practice=world.practice_a).values_list("external_id", "last_name"))
+    assert stored == {f"W{i}": name or "y" for i, name in enumerate(names)}
+    assert _post(client, key_a, records).json()["unchanged"] == len(names)
