@@ -122,6 +122,10 @@ def patient_import_validate(*, import_id: int) -> PatientImport:
                                   on_bytes=lambda n: _progress_set(import_id, "Checking rows", n, size))
     except FileRefused as exc:
         changes.update(status=ImportStatus.INVALID, file_error=str(exc))
+    except (OSError, DatabaseError) as exc:
+        # Not the file's fault (storage or database trouble): say so rather than stay "checking".
+        changes.update(status=ImportStatus.INVALID,
+                       file_error=f"The file could not be checked ({type(exc).__name__}); upload it again.")
     else:
         changes.update(
             status=ImportStatus.VALIDATED if report.valid_rows else ImportStatus.INVALID,

@@ -195,3 +195,12 @@ def test_awkward_text_survives_the_import_exactly(admin, world):
     admin.post(reverse("patient_import_confirm", args=[imp.pk]), {"mode": "all"})
     stored = dict(Patient.objects.filter(practice=world.practice_a).values_list("external_id", "first_name"))
     assert stored == {f"W{i}": name for i, name in enumerate(names)}
+
+
+def test_a_file_that_cannot_be_read_ends_the_check_with_a_message(world):
+    from patients.services import patient_import_validate
+
+    lost = PatientImport.objects.create(practice=world.practice_a, file="patient-imports/gone.csv",
+                                        original_name="gone.csv", size=10)
+    checked = patient_import_validate(import_id=lost.pk)
+    assert checked.status == ImportStatus.INVALID and "could not be checked" in checked.file_error
