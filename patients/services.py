@@ -134,6 +134,8 @@ def patient_import_validate(*, import_id: int) -> PatientImport:
     PatientImport.objects.filter(pk=import_id, status=ImportStatus.VALIDATING).update(**changes)
     cache.delete(_progress_key(import_id))
     patient_import.refresh_from_db()
+    if patient_import.status == ImportStatus.INVALID:
+        _normalized_path(patient_import).unlink(missing_ok=True)
     return patient_import
 
 
