@@ -2,6 +2,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from payments.api import router as payments_router
+from patients.api import router as patients_router
 from practices.api import PracticeApiKey
 from practices.api import router as practice_router
 
@@ -26,3 +27,4 @@ def unauthorized(request, exc):
 
 api.add_router("/", practice_router)
 api.add_router("/", payments_router)
+api.add_router("/", patients_router)

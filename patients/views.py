@@ -1,8 +1,114 @@
-from django.shortcuts import render
+import csv
 
-from practices.access import practice_required
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from practices.access import admin_required, practice_required
+
+from . import selectors, services
+from .forms import ImportConfirmForm, ImportUploadForm, PatientFilterForm
+from .records import CSV_COLUMNS
+
+EXAMPLE_ROWS = [
+    ["PMS-1001", "Ana", "Reyes", "1984-09-30", "ana@example.com", "(312) 555-0142", "", "America/Chicago", "",
+     "true", "true", "false", "true", "false", "2026-02-01", "250.00", "100.00", "150.00", "50.00", "50.00",
+     "0.00", "0.00", "false", "false", "1", "2026-02-02T08:00:00Z"],
+    ["PMS-1002", "Mia", "Reyes", "2015-04-02", "", "", "", "", "PMS-1001", "false", "false", "false", "false",
+     "false", "2026-01-10", "", "", "", "", "", "", "", "", "", "", ""],
+]
 
 
 @practice_required
-def index(request):
-    return render(request, "patients/index.html")
+def patient_list(request):
+    form = PatientFilterForm(request.GET or None)
+    rows, next_after = selectors.patient_page(practice=request.practice, filters=form.filters(),
+                                              after=form.after_id())
+    template = "patients/index.html#results" if request.htmx else "patients/index.html"
+    return render(request, template, {"form": form, "patients": rows, "next_after": next_after})
+
+
+@practice_required
+def patient_detail(request, patient_id):
+    patient = selectors.patient_get(practice=request.practice, pk=patient_id)
+    return render(request, "patients/detail.html", {
+        "patient": patient, "balance": selectors.account_balance(patient=patient),
+        "visits": selectors.patient_visits(patient=patient),
+    })
+
+
+@practice_required
+def guarantor_detail(request, guarantor_id):
+    guarantor = selectors.guarantor_get(practice=request.practice, pk=guarantor_id)
+    return render(request, "patients/guarantor.html", {
+        "guarantor": guarantor, "balance": selectors.account_balance(patient=guarantor),
+        "dependents": selectors.guarantor_dependents(guarantor=guarantor),
+    })
+
+
+@admin_required
+def import_upload(request):
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_import = services.patient_import_create(practice=request.practice, actor=request.user,
+                                                            upload=form.cleaned_data["file"])
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("patient_import_detail", import_id=patient_import.pk)
+    return render(request, "patients/import.html", {
+        "form": form, "columns": CSV_COLUMNS,
+        "imports": selectors.patient_imports(practice=request.practice)[:10],
+    })
+
+
+@admin_required
+def import_template(request):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="patients-template.csv"'
+    writer = csv.writer(response)
+    writer.writerow([name for name, _ in CSV_COLUMNS])
+    writer.writerows(EXAMPLE_ROWS)
+    return response
+
+
+@admin_required
+def import_detail(request, import_id):
+    patient_import = selectors.patient_import_get(practice=request.practice, pk=import_id)
+    return render(request, "patients/import_detail.html", {
+        "imp": patient_import, "progress": services.patient_import_progress(patient_import=patient_import),
+    })
+
+
+@admin_required
+def import_progress(request, import_id):
+    patient_import = selectors.patient_import_get(practice=request.practice, pk=import_id)
+    if request.htmx and not patient_import.in_progress:
+        return HttpResponseClientRefresh()  # finished: show the whole result page
+    return render(request, "patients/import_detail.html#progress", {
+        "imp": patient_import, "progress": services.patient_import_progress(patient_import=patient_import),
+    })
+
+
+@admin_required
+@require_POST
+def import_confirm(request, import_id):
+    patient_import = selectors.patient_import_get(practice=request.practice, pk=import_id)
+    form = ImportConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to import all rows or the valid rows.")
+        return redirect("patient_import_detail", import_id=import_id)
+    try:
+        done = services.patient_import_confirm(patient_import=patient_import, actor=request.user,
+                                               mode=form.cleaned_data["mode"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if done.status == "done":
+            messages.success(request, f"Imported: {done.created} created, {done.updated} updated, "
+                                      f"{done.unchanged} unchanged.")
+    return redirect("patient_import_detail", import_id=import_id)

@@ -155,6 +155,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @pytest.fixture(scope="session")
 def browser():
+    """Headless Chromium (Debian's package) driven by Playwright, one for the whole session."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -166,6 +167,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh browser context; page.csp_errors collects Content-Security-Policy violations."""
     context = browser.new_context()
     page = context.new_page()
     page.csp_errors = []

@@ -46,12 +46,23 @@ def _object_args(world):
     application = Application.objects.create(
         practice=world.practice_a, external_id="app-a", patient_external_id="p-a",
         patient_first_name="Ann", patient_last_name="Lakeside", state="started", state_at=key.created_at)
+    from patients.models import Patient, PatientImport
+
+    patient = Patient.objects.create(practice=world.practice_a, external_id="A-1", first_name="Ann",
+                                     last_name="Lakeside")
+    patient.guarantor = patient
+    patient.save()
+    patient_import = PatientImport.objects.create(practice=world.practice_a, file="patient-imports/a.csv",
+                                                  original_name="a.csv")
     return {
         "notification_id": notification.pk,
         "application_id": application.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,
         "api_key_id": key.pk,
         "message_id": outbox.pk,
+        "patient_id": patient.pk,
+        "guarantor_id": patient.pk,
+        "import_id": patient_import.pk,
     }
 
 

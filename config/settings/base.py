@@ -97,6 +97,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# The PMS sends up to 10,000 patients in one JSON request (about 6 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -144,7 +146,7 @@ DUE_WORK = [
 ]
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
-DEMO_SEEDERS = ["practices.demo.demo_seed", "payments.demo.demo_seed"]
+DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,190 @@
+"""Reading an uploaded patient CSV file: encoding, header, rows, streamed.
+
+The file is read twice (once to validate, once to import) and never held in memory: rows are
+validated and handed on one at a time.
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .batch import BatchChecker
+from .records import CSV_COLUMN_NAMES, CSV_REQUIRED, PatientRecord, record_from_csv
+from .upsert import copy_csv_writer, copy_row
+
+PREVIEW_ROWS = 10
+KEPT_ERRORS = 500
+_OTHER_BOMS = [
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+]
+SAVE_AS = ("Save it as \u201cCSV UTF-8\u201d in your spreadsheet (or export it again as UTF-8) and "
+           "upload it again.")
+
+
+class FileRefused(Exception):
+    """The whole file is refused: the message says why and what to do."""
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read from a binary file, for a progress bar."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.bytes_read = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.bytes_read += n
+        return n
+
+
+@dataclass
+class CsvRow:
+    number: int  # the line's row number in the file (the header is row 1)
+    values: dict
+
+
+def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[CsvRow]:
+    """Rows of a UTF-8 CSV file (with or without BOM), each as column -> text.
+
+    Raises FileRefused for another encoding, a missing or wrong header, or no rows at all.
+    """
+    start = binary.read(4)
+    for bom, name in _OTHER_BOMS:
+        if start.startswith(bom):
+            raise FileRefused(f"The file is encoded as {name}; only UTF-8 is accepted. {SAVE_AS}")
+    binary.seek(0)
+    counter = _CountingReader(binary)
+    text = io.TextIOWrapper(io.BufferedReader(counter, 65536), encoding="utf-8-sig", errors="strict",
+                            newline="")
+    reader = csv.reader(text)
+    number = 1
+    try:
+        header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
+            header = next(reader, None)  # blank lines before the header
+        if header is None:
+            raise FileRefused("The file is empty: it has no header row and no patients. Download the "
+                              "template to see the columns.")
+        columns = _check_header(header)
+        width = len(columns)
+        any_rows = False
+        for values in reader:
+            number = reader.line_num
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            any_rows = True
+            if len(values) != width:
+                problem = f"has {len(values)} values; the header has {width} columns"
+                yield CsvRow(number, {"__width__": problem})
+            else:
+                yield CsvRow(number, dict(zip(columns, values, strict=True)))
+            if on_bytes and number % 1000 == 0:
+                on_bytes(counter.bytes_read)
+        if not any_rows:
+            raise FileRefused("The file has a header but no patient rows.")
+    except UnicodeDecodeError:
+        raise FileRefused(f"The file is not UTF-8 text (the first bad character is near row {number + 1}); "
+                          f"only UTF-8 is accepted. {SAVE_AS}") from None
+    except csv.Error as exc:
+        raise FileRefused(f"The file is not a readable CSV file near row {number + 1}: {exc}.") from None
+
+
+def _check_header(header: list[str]) -> list[str]:
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [c for c in columns if c not in CSV_COLUMN_NAMES]
+    missing = [c for c in CSV_REQUIRED if c not in columns]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append("missing required columns: " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown columns: " + ", ".join(repr(c) for c in unknown))
+    if repeated:
+        problems.append("repeated columns: " + ", ".join(repeated))
+    if problems:
+        raise FileRefused("The header row is not the template's: " + "; ".join(problems)
+                          + ". Download the template to see the columns.")
+    return columns
+
+
+@dataclass
+class ValidationReport:
+    total_rows: int = 0
+    valid_rows: int = 0
+    error_count: int = 0
+    errors: list = field(default_factory=list)  # the first KEPT_ERRORS: {row, field, message}
+    rejected_rows: list = field(default_factory=list)  # every rejected row number, ascending
+    preview: list = field(default_factory=list)  # {row, values: [...], valid}
+
+
+def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> ValidationReport:
+    """Check every row of the file; raises FileRefused when the file as a whole is refused.
+
+    With `normalized` (a text file), each row that passes its own checks is also written there
+    as a CSV line for PostgreSQL's COPY, led by its row number, for the import to load as it is.
+    """
+    writer = copy_csv_writer(normalized) if normalized is not None else None
+    report = ValidationReport()
+    checker = BatchChecker(practice=practice, where="row")
+    rejected: dict[int, list] = {}
+
+    def reject(number, field_name, message):
+        rejected.setdefault(number, []).append((field_name, message))
+
+    for row in csv_rows(binary, on_bytes=on_bytes):
+        report.total_rows += 1
+        if "__width__" in row.values:
+            reject(row.number, "", row.values["__width__"])
+        else:
+            record, errors = record_from_csv(row.values)
+            if record is None:
+                checker.add_rejected(row.number, row.values.get("external_id"))
+                for error in errors:
+                    reject(row.number, error.field, error.message)
+            else:
+                duplicate = checker.add(row.number, record)
+                if duplicate:
+                    reject(row.number, duplicate.field, duplicate.message)
+                elif writer is not None:
+                    writer.writerow((row.number, *copy_row(record)))
+        if len(report.preview) < PREVIEW_ROWS:
+            report.preview.append({"row": row.number,
+                                   "values": [row.values.get(c, "") for c in CSV_COLUMN_NAMES]})
+    for rejection in checker.finish():
+        reject(rejection.index, rejection.field, rejection.message)
+    report.rejected_rows = sorted(rejected)
+    report.valid_rows = report.total_rows - len(rejected)
+    for number in report.rejected_rows:
+        for field_name, message in rejected[number]:
+            report.error_count += 1
+            if len(report.errors) < KEPT_ERRORS:
+                report.errors.append({"row": number, "field": field_name, "message": message})
+    rejected_set = set(rejected)
+    for item in report.preview:
+        item["valid"] = item["row"] not in rejected_set
+    return report
+
+
+class RowsChanged(Exception):
+    """The file no longer validates as it did when it was checked."""
+
+
+def csv_records(binary, *, rejected_rows: list[int]) -> Iterator[PatientRecord]:
+    """The records of the rows that passed validation, in file order."""
+    skip = set(rejected_rows)
+    for row in csv_rows(binary):
+        if row.number in skip:
+            continue
+        record = record_from_csv(row.values)[0] if "__width__" not in row.values else None
+        if record is None:
+            raise RowsChanged(f"row {row.number} no longer validates")
+        yield record

@@ -1,0 +1,117 @@
+"""The record checks: the fast path for usual CSV rows agrees with the full check."""
+
+import itertools
+
+import pytest
+
+from patients.records import (
+    CSV_COLUMN_NAMES,
+    FieldInvalid,
+    _csv_fast,
+    _NotSimple,
+    clean_phone,
+    record_from_csv,
+    record_from_csv_checked,
+)
+
+BASE = {"external_id": "G1", "first_name": "Ana", "last_name": "Reyes", "date_of_birth": "1984-09-30",
+        "email": "ana@example.com", "mobile_phone": "(312) 555-0142", "home_phone": "",
+        "time_zone": "America/Chicago", "guarantor_external_id": "", "consent_email": "true",
+        "consent_sms": "yes", "consent_voice": "0", "paperless": "", "do_not_recall": "false",
+        "last_visit_on": "2026-01-10", "balance_total": "10.00", "balance_amount_due": "5",
+        "aging_current": "5.00", "aging_31_60": "5", "aging_61_90": "", "aging_91_120": "",
+        "aging_over_120": "", "in_collections": "", "on_payment_plan": "true", "outstanding_claims": "2",
+        "balance_as_of": "2026-02-02T08:00:00Z"}
+ODD_VALUES = {
+    "external_id": ["", " G1 ", "x" * 65], "first_name": ["", "\u00a0Ana\u00a0", "Ана"],
+    "date_of_birth": ["", "1984-9-30", "1899-12-31", "2999-01-01", "1984-02-30", "19840930"],
+    "email": ["", "ANA@EXAMPLE.COM", "ana@", "a b@example.com"],
+    "mobile_phone": ["", "+1 312 555 0142", "+44 20 7946 0958", "12", "999-555-0100"],
+    "time_zone": ["", "Mars/Olympus", " America/Denver "],
+    "guarantor_external_id": ["", "G1", "OTHER"], "consent_sms": ["", "TRUE", "maybe", " n "],
+    "balance_total": ["", "1e2", "12.345", "-4.50", "abc", "1,000.00"],
+    "aging_61_90": ["", "3.5", "x"], "outstanding_claims": ["", "-1", "2.5", "7"],
+    "balance_as_of": ["", "2026-02-02", "2026-02-02 08:00", "yesterday"],
+}
+
+
+def _variants():
+    for column, values in ODD_VALUES.items():
+        for value in values:
+            yield {**BASE, column: value}
+    for a, b in itertools.combinations(["guarantor_external_id", "balance_total", "in_collections"], 2):
+        yield {**BASE, a: "OTHER" if a == "guarantor_external_id" else "", b: ""}
+
+
+@pytest.mark.parametrize("row", list(_variants()))
+def test_the_fast_path_accepts_only_what_the_full_check_accepts_and_stores_the_same(row):
+    checked = record_from_csv_checked(row)
+    try:
+        fast = _csv_fast(row)
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        fast = None
+    if fast is not None:
+        assert checked == (fast, [])
+    assert record_from_csv(row) == checked
+
+
+def test_every_template_column_is_read():
+    assert set(BASE) == set(CSV_COLUMN_NAMES)
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("(312) 555-0142", "+13125550142"), ("312.555.0142", "+13125550142"), ("+1 773 555 0187", "+17735550187"),
+    ("+44 20 7946 0958", "+442079460958"),
+])
+def test_phones_are_stored_in_e164(given, stored):
+    assert clean_phone(given) == stored
+
+
+@pytest.mark.parametrize("bad", ["12", "+1 999 555 0100", "call me", "(312) 055-0142x"])
+def test_impossible_phones_are_refused(bad):
+    with pytest.raises(FieldInvalid):
+        clean_phone(bad)
+
+
+JSON_BASE = {
+    "external_id": "G1", "first_name": "Ana", "last_name": "Reyes", "date_of_birth": "1984-09-30",
+    "email": "Ana@Example.com", "mobile_phone": "(312) 555-0142", "home_phone": None,
+    "time_zone": "America/Chicago", "guarantor_external_id": None,
+    "consents": {"email": True, "sms": False, "voice": False, "paperless": True},
+    "do_not_recall": False, "last_visit_on": "2026-01-10",
+    "balance": {"total": "10.00", "amount_due": "5.00", "aging": {"current": "5.00", "d31_60": "5.00"},
+                "in_collections": False, "on_payment_plan": True, "outstanding_claims": 1,
+                "as_of": "2026-02-02T08:00:00Z"},
+}
+JSON_ODD = {
+    "external_id": [None, 7, " G1 "], "first_name": [None, "", 3], "email": [None, "x@", 5],
+    "date_of_birth": [None, 19840930, "1984-02-30"], "mobile_phone": [None, 3125550142, "12"],
+    "guarantor_external_id": ["G1", "OTHER", 5], "do_not_recall": [None, "true", 1, "nope"],
+    "consents": [None, [], "all", {"email": "yes"}, {"sms": None}],
+    "balance": [None, {}, {"total": 10}, {"total": 10.5}, {"total": "1", "aging": {"d1": "1"}},
+                {"total": "1", "extra": 1}, {"total": "1", "aging": []},
+                {"total": "1", "outstanding_claims": "2"}],
+    "unknown_field": ["x"],
+}
+
+
+def _json_variants():
+    for key, values in JSON_ODD.items():
+        for value in values:
+            yield {**JSON_BASE, key: value}
+    yield "not a record"
+    yield {k: v for k, v in JSON_BASE.items() if k != "consents"}
+
+
+@pytest.mark.parametrize("record", list(_json_variants()))
+def test_the_json_fast_path_agrees_with_the_full_check(record):
+    from patients.records import _json_fast, record_from_json, record_from_json_checked
+
+    checked = record_from_json_checked(record)
+    try:
+        fast = _json_fast(record)
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        fast = None
+    if fast is not None:
+        assert checked == (fast, [])
+    assert record_from_json(record) == checked
