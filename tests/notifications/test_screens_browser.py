@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from notifications.models import Notification, Status
 from notifications.services import Recipient
-from tests.test_browser import browser, page, sign_in  # noqa: F401 - fixtures
+from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
