@@ -1,8 +1,8 @@
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
-from payments.api import router as payments_router
 from patients.api import router as patients_router
+from payments.api import router as payments_router
 from practices.api import PracticeApiKey
 from practices.api import router as practice_router
 
