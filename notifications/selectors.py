@@ -112,3 +112,10 @@ def status_counts(qs: QuerySet[Notification]) -> list[dict]:
              "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0.0}
             for value, label in Status.choices if counts.get(value)] + (
         [{"status": "", "label": "Total", "count": total, "percent": 100.0}] if total else [])
+
+
+def notifications_for_recipient(*, practice, kind: str, recipient_id: int, limit: int = 20):
+    """The latest messages to one recipient (a patient's or guarantor's history panel)."""
+    return (Notification.objects.filter(practice=practice, recipient_kind=kind,
+                                         recipient_id=recipient_id)
+            .only(*LIST_FIELDS).order_by("-created_at", "-pk")[:limit])

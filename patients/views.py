@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from notifications.selectors import notifications_for_recipient
 from practices.access import admin_required, practice_required
 
 from . import selectors, services
@@ -37,6 +38,8 @@ def patient_detail(request, patient_id):
     return render(request, "patients/detail.html", {
         "patient": patient, "balance": selectors.account_balance(patient=patient),
         "visits": selectors.patient_visits(patient=patient),
+        "history": notifications_for_recipient(practice=request.practice, kind="patient",
+                                               recipient_id=patient.pk),
     })
 
 
@@ -46,6 +49,8 @@ def guarantor_detail(request, guarantor_id):
     return render(request, "patients/guarantor.html", {
         "guarantor": guarantor, "balance": selectors.account_balance(patient=guarantor),
         "dependents": selectors.guarantor_dependents(guarantor=guarantor),
+        "history": notifications_for_recipient(practice=request.practice, kind="patient",
+                                               recipient_id=guarantor.pk),
     })
 
 
