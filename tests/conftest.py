@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.urls import reverse
+from playwright.sync_api import sync_playwright
 
 from practices.models import Practice, Role, User
 from tests.factories import PASSWORD, MembershipFactory, PracticeFactory, UserFactory
@@ -145,3 +146,30 @@ def wait_for(predicate, timeout=20.0, interval=0.1, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# Headless Chromium (Debian's package) driven by Playwright: one browser for the session, a
+# fresh context per test. page.csp_errors collects Content-Security-Policy violations.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda msg: msg.type == "error" and "Content Security Policy" in msg.text
+            and page.csp_errors.append(msg.text))
+    yield page
+    context.close()

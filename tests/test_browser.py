@@ -1,33 +1,11 @@
 """Headless Chromium (Debian's package) driven by Playwright against the live server."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.csp_errors = []
-    page.on("console", lambda msg: msg.type == "error" and "Content Security Policy" in msg.text
-            and page.csp_errors.append(msg.text))
-    yield page
-    context.close()
+# The browser and page fixtures live in tests/conftest.py: one Chromium for the whole session.
 
 
 def sign_in(page, live_server, email, password):

@@ -139,7 +139,7 @@ CELERY_BEAT_SCHEDULE = {
 DUE_WORK = ["notifications.dispatch.dispatch_due"]
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
-DEMO_SEEDERS = ["practices.demo.demo_seed"]
+DEMO_SEEDERS = ["practices.demo.demo_seed", "notifications.demo.demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -7,12 +7,12 @@ from playwright.sync_api import expect
 
 from notifications.models import Notification, Status
 from notifications.services import Recipient
-from tests.test_browser import browser, page, sign_in  # noqa: F401 - fixtures
+from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_filter_the_queue_and_open_a_rows_history(page, live_server, world, schedule):  # noqa: F811
+def test_filter_the_queue_and_open_a_rows_history(page, live_server, world, schedule):
     later = datetime.now(UTC) + timedelta(days=1)
     schedule(recipient=Recipient(kind="patient", id=1, name="Ann Email"), channel="email",
              address="ann@example.test", send_at=later)
@@ -34,7 +34,7 @@ def test_filter_the_queue_and_open_a_rows_history(page, live_server, world, sche
     assert page.csp_errors == []
 
 
-def test_bulk_cancel_errors(page, live_server, world, schedule):  # noqa: F811
+def test_bulk_cancel_errors(page, live_server, world, schedule):
     failed = [schedule(recipient=Recipient(kind="patient", id=i, name=f"Failed {i}"))
               for i in range(3)]
     Notification.objects.filter(pk__in=[n.pk for n in failed]).update(
