@@ -112,3 +112,11 @@ def status_counts(qs: QuerySet[Notification]) -> list[dict]:
              "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0.0}
             for value, label in Status.choices if counts.get(value)] + (
         [{"status": "", "label": "Total", "count": total, "percent": 100.0}] if total else [])
+
+
+def messaging_settings_get(*, practice):
+    """The practice's messaging settings, or unsaved defaults."""
+    from .models import MessagingSettings
+
+    return (MessagingSettings.objects.filter(practice=practice).first()
+            or MessagingSettings(practice=practice))
