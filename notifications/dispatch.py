@@ -8,11 +8,13 @@ The life of a row (statuses in models.Status):
 2. Claim: one conditional UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL) moves due waiting rows
    to `sending` with a claim lease (NOTIFICATIONS_CLAIM_LEASE_SECONDS) and no attempt started.
    Chunks of ids go to Celery (`notifications.tasks.notifications_deliver`).
-3. Attempt: the task checks the contact policy, waits for the sender's rate, then takes the
-   row with a second conditional UPDATE that sets `attempt_started_at` only where it is still
-   NULL. Only the one UPDATE that changes the row may call the provider: a task delivered twice,
-   or two tasks for one row, send once. The send lease becomes
-   NOTIFICATIONS_SEND_LEASE_SECONDS (always longer than the provider timeout).
+3. Attempt: the task checks the contact policy, waits for the sender's rate, then takes a
+   small batch of rows (NOTIFICATIONS_ATTEMPT_BATCH) with a second conditional UPDATE that sets
+   `attempt_started_at` only where it is still NULL. Only the UPDATE that changed a row may call
+   the provider for it: a task delivered twice, or two tasks for one row, send once. The send
+   lease becomes NOTIFICATIONS_SEND_LEASE_SECONDS (always longer than the provider timeout).
+   The batch's outcomes are recorded together, so a worker killed mid-batch leaves at most one
+   batch per process to the reclaim rule below.
 4. Outcome: `sent` with the provider's id; a temporary error -> `undeliverable_retry` with a
    later `send_at` (bounded, exponential backoff) or `delivery_error` once attempts run out; a
    permanent error -> `undeliverable_permanent`.

@@ -54,3 +54,63 @@ class BulkActionForm(forms.Form):
         # Any integers: the service only touches rows of the current practice.
         self.fields["ids"].valid_value = lambda value: str(value).isdigit()
         self.fields["ids"].error_messages["required"] = "Select at least one message."
+
+
+class MessagingSettingsForm(forms.ModelForm):
+    class Meta:
+        from .models import MessagingSettings
+
+        model = MessagingSettings
+        fields = ["twilio_messaging_service_sid", "twilio_from_number", "quiet_hours_start",
+                  "quiet_hours_end", "frequency_cap", "frequency_window_days", "rate_per_second"]
+        labels = {"twilio_messaging_service_sid": "Twilio messaging service SID",
+                  "twilio_from_number": "Twilio from-number (SMS and voice)",
+                  "quiet_hours_start": "Texts and calls from", "quiet_hours_end": "until",
+                  "frequency_cap": "At most this many texts and calls per person",
+                  "frequency_window_days": "in this many days",
+                  "rate_per_second": "Sending rate (messages a second)"}
+        help_texts = {"quiet_hours_start": "Recipient's local time; never earlier than 08:00.",
+                      "quiet_hours_end": "Never later than 21:00.",
+                      "rate_per_second": "Leave empty for the default of your Twilio number."}
+        widgets = {"quiet_hours_start": forms.TimeInput(attrs={"type": "time"}),
+                   "quiet_hours_end": forms.TimeInput(attrs={"type": "time"})}
+
+    def clean_twilio_messaging_service_sid(self):
+        value = self.cleaned_data["twilio_messaging_service_sid"].strip()
+        if value and not (value.startswith("MG") and len(value) == 34 and value[2:].isalnum()):
+            raise forms.ValidationError("A messaging service SID starts with MG and has 34 characters.")
+        return value
+
+    def clean_twilio_from_number(self):
+        import phonenumbers
+
+        value = self.cleaned_data["twilio_from_number"].strip()
+        if not value:
+            return value
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError("Enter the number in international form, like +13125550100.")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def clean(self):
+        from .quiet_hours import LEGAL_END, LEGAL_START
+
+        data = super().clean()
+        start, end = data.get("quiet_hours_start"), data.get("quiet_hours_end")
+        if start and start < LEGAL_START:
+            self.add_error("quiet_hours_start", "Texts and calls may not start before 08:00.")
+        if end and end > LEGAL_END:
+            self.add_error("quiet_hours_end", "Texts and calls may not go on after 21:00.")
+        if start and end and start >= end:
+            self.add_error("quiet_hours_end", "The end must be after the start.")
+        if not 1 <= (data.get("frequency_cap") or 0) <= 20:
+            self.add_error("frequency_cap", "Between 1 and 20.")
+        if not 1 <= (data.get("frequency_window_days") or 0) <= 60:
+            self.add_error("frequency_window_days", "Between 1 and 60 days.")
+        rate = data.get("rate_per_second")
+        if rate is not None and not 0 < rate <= 1000:
+            self.add_error("rate_per_second", "More than 0 and at most 1000.")
+        return data

@@ -221,3 +221,13 @@ def notifications_bulk_action(*, practice, ids: list[int], action: str, actor) -
                 raise
             refused += 1
     return {"done": done, "refused": refused}
+
+
+@transaction.atomic
+def messaging_settings_update(*, form, practice, actor) -> None:
+    """Save a practice's messaging settings form (validated by the caller's form)."""
+    settings_row = form.save(commit=False)
+    settings_row.practice = practice
+    settings_row.save()
+    audit_record(practice=practice, actor=actor, action="notifications.settings_changed",
+                 target="messaging settings", **{k: str(v) for k, v in form.cleaned_data.items()})

@@ -8,6 +8,7 @@ urlpatterns = [
     path("errors/", views.errors, name="notification_errors"),
     path("errors/bulk/", views.bulk, name="notification_bulk"),
     path("counts/", views.counts, name="notification_counts"),
+    path("settings/", views.messaging_settings, name="messaging_settings"),
     path("<int:notification_id>/", views.detail, name="notification_detail"),
     path("<int:notification_id>/cancel/", views.cancel, name="notification_cancel"),
     path("<int:notification_id>/retry/", views.retry, name="notification_retry"),

@@ -6,10 +6,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from practices.access import practice_required
+from practices.access import admin_required, practice_required
 
 from . import selectors, services
-from .forms import BulkActionForm, NotificationFilterForm
+from .forms import BulkActionForm, MessagingSettingsForm, NotificationFilterForm
 
 TITLES = {"queue": "Notification queue", "history": "Notification history",
           "errors": "Manage errors"}
@@ -105,6 +105,17 @@ def bulk(request):
     messages.success(request, f"{result['done']} message(s) updated"
                      + (f", {result['refused']} left as they were." if result["refused"] else "."))
     return redirect("notification_errors")
+
+
+@admin_required
+def messaging_settings(request):
+    instance = selectors.messaging_settings_get(practice=request.practice)
+    form = MessagingSettingsForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        services.messaging_settings_update(form=form, practice=request.practice, actor=request.user)
+        messages.success(request, "Messaging settings saved.")
+        return redirect("messaging_settings")
+    return render(request, "notifications/settings.html", {"form": form})
 
 
 @practice_required

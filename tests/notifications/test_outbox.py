@@ -222,3 +222,11 @@ def test_a_broker_that_is_down_leaves_a_visible_queueing_error_that_is_retried(
     # The next run claims it again; delivered here in-process, it is sent once.
     assert dispatch.drain_inline()["sent"] == 1
     assert len(mail.outbox) == 1
+
+
+def test_demo_seed_adds_a_message_in_each_state_once(db):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    statuses = sorted(Notification.objects.values_list("status", flat=True))
+    assert statuses == sorted([Status.DELIVERED, Status.SENT, Status.UNDELIVERABLE_PERMANENT,
+                               Status.DELIVERY_ERROR, Status.QUEUED])
