@@ -119,7 +119,7 @@ class ApiKey(models.Model):
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="api_keys")
     label = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=16, validators=[RegexValidator(r"^[A-Za-z0-9_]+$")])
+    prefix = models.CharField(max_length=16, validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")])
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

@@ -123,7 +123,7 @@ def api_key_create(*, practice: Practice, label: str = "", actor=None) -> tuple[
     """Create a key and return it with its secret, which is shown once and never stored."""
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(practice=practice, label=label.strip()[:100],
-                                prefix=secret[:10].replace("-", "_"),
+                                prefix=secret[:10],
                                 key_hash=_hash_key(secret), created_by=actor)
     audit_record(practice=practice, actor=actor, action="api_key.created", target=key.prefix,
                  label=key.label)
