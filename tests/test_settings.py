@@ -91,6 +91,6 @@ def test_embedded_default_uses_sqlite_in_wal_mode_and_a_serverless_broker(tmp_pa
     result = _manage("shell", "--verbosity", "0", "-c", script, env_vars={
         "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["wal", "filesystem://",
+    assert result.stdout.split() == ["wal", "filesystem://localhost/",
                                      "notifications.sandbox.SandboxEmailBackend"]
     assert (tmp_path / "portal.sqlite3").exists()

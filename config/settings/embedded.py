@@ -39,7 +39,8 @@ CACHES = {
 _broker_dir = VAR_DIR / "broker"
 for _sub in ("queue", "processed", "control"):
     (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-CELERY_BROKER_URL = "filesystem://"
+# A hostname keeps kombu from warning on every connection; the transport ignores it.
+CELERY_BROKER_URL = "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(_broker_dir / "queue"),
     "data_folder_out": str(_broker_dir / "queue"),
