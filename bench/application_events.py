@@ -18,6 +18,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,6 +101,7 @@ class App:
             except subprocess.TimeoutExpired:
                 proc.kill()
         subprocess.run(["bin/services", "stop", str(self.tmp)], cwd=ROOT, check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def post(port: int, key: str, body: dict) -> int:
