@@ -18,6 +18,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,6 +101,7 @@ class App:
             except subprocess.TimeoutExpired:
                 proc.kill()
         subprocess.run(["bin/services", "stop", str(self.tmp)], cwd=ROOT, check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def post(port: int, key: str, body: dict) -> int:
@@ -135,7 +137,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=8, help="client threads posting events")
     parser.add_argument("--members", type=int, default=2, help="team members alerted per event")
     parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=4,
+                        help="with 2, the worker fell behind the API on this machine")
     parser.add_argument("--email-rate", type=float, default=100_000.0)
     parser.add_argument("--rate", type=float, default=0.0,
                         help="pace the calls at this many events/s (0: as fast as the threads go)")

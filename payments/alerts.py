@@ -184,8 +184,8 @@ def _alert_emails_send(*, application: Application, alert: str, users: list) -> 
 def alert_digests_send(*, now: datetime | None = None) -> dict:
     """DUE_WORK job: each office's 08:00 digest of the alerts its digest members got since the last.
 
-    Deliveries decided before the latest 08:00 (office time) go into one email per member; the
-    idempotency key names the office, member and date, so a second run sends nothing new.
+    Deliveries decided before the latest 08:00 (office time) go into one email per member, and
+    are marked sent in the same transaction, so a second run finds nothing left to send.
     """
     now = now or timezone.now()
     sent = 0
@@ -216,6 +216,7 @@ def _practice_digests_send(*, practice: Practice, cutoff: datetime, now: datetim
     for user, deliveries in by_user.items():
         if user.pk not in members:
             continue  # deactivated or left the team since: the digest is dropped with the rows below
+        newest = max(d.pk for d in deliveries)
         for d in deliveries:
             d.application.practice = practice
         items = [_alert_context(d.application, d.alert) for d in deliveries]
@@ -226,7 +227,9 @@ def _practice_digests_send(*, practice: Practice, cutoff: datetime, now: datetim
             subject=render_to_string("emails/application-digest-subject.txt", context).strip(),
             body=render_to_string("emails/application-digest-body.txt", context),
             html_body=render_to_string("emails/application-digest-body.html", context),
-            idempotency_key=f"app-digest:{practice.pk}:{user.pk}:{cutoff.date().isoformat()}",
+            # The newest delivery's id in the key: a straggler committed just after a digest went out
+            # gets a digest of its own instead of being swallowed by the first one's key.
+            idempotency_key=f"app-digest:{practice.pk}:{user.pk}:{cutoff.date()}:{newest}",
             reason="application alerts: daily digest", template_name="application-digest")
         sent += 1
     AlertDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(digest_sent_at=now)

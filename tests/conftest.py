@@ -153,21 +153,33 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic"]
 
 
+_chromium = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium (Debian's package) driven by Playwright, one for the whole session."""
+    """One Chromium for the whole run, however many modules define or import this fixture.
+
+    Playwright's sync API allows one instance per thread, so a module that re-imports the
+    fixture (making its own session fixture) shares the running browser instead of starting a
+    second one.
+    """
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    if _chromium["users"] == 0:
+        _chromium["playwright"] = sync_playwright().start()
+        _chromium["browser"] = _chromium["playwright"].chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+    _chromium["users"] += 1
+    yield _chromium["browser"]
+    _chromium["users"] -= 1
+    if _chromium["users"] == 0:
+        _chromium.pop("browser").close()
+        _chromium.pop("playwright").stop()
 
 
 @pytest.fixture
 def page(browser):
-    """A fresh browser context; page.csp_errors collects Content-Security-Policy violations."""
     context = browser.new_context()
     page = context.new_page()
     page.csp_errors = []

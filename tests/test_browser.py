@@ -3,9 +3,12 @@
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+from tests import conftest
 
-# The `browser` and `page` fixtures live in tests/conftest.py, shared by every browser test.
+# The browser fixtures live in tests/conftest.py; other modules may still import them from here.
+browser, page = conftest.browser, conftest.page
+
+pytestmark = pytest.mark.browser
 
 
 def sign_in(page, live_server, email, password):

@@ -112,3 +112,21 @@ def post_event_direct():
             patient_last_name="Lee").event.application
 
     return record
+
+
+def test_the_application_page_shows_its_timeline_in_office_time(client_of, world):
+    from datetime import UTC, datetime
+
+    from payments.services import application_event_record
+
+    for n, (event_type, hour) in enumerate([("approved", 16), ("started", 15)]):
+        result = application_event_record(
+            practice=world.practice_a, event_id=f"t-{n}", application_id="fin-7", type=event_type,
+            occurred_at=datetime(2027, 3, 1, hour, 0, tzinfo=UTC), patient_external_id="p-7",
+            patient_first_name="Lee", patient_last_name="Chan")
+    url = f"/payments/applications/{result.event.application.pk}/"
+    html = client_of(world.staff_a).get(url).content.decode()
+    timeline = html.split('id="timeline"')[1]
+    started, approved = timeline.index("Mar 1, 2027 9:00 AM CST"), timeline.index("Mar 1, 2027 10:00 AM CST")
+    assert started < approved  # the timeline follows occurred_at, not arrival
+    assert "Open approval: due Mar 3, 2027 10:00 AM CST" in html
