@@ -153,29 +153,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic"]
 
 
-_chromium = {"users": 0}
-
-
 @pytest.fixture(scope="session")
 def browser():
-    """One Chromium for the whole run, however many modules define or import this fixture.
-
-    Playwright's sync API allows one instance per thread, so a module that re-imports the
-    fixture (making its own session fixture) shares the running browser instead of starting a
-    second one.
-    """
+    """One headless Chromium (Debian's package) for the whole run, driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
-    if _chromium["users"] == 0:
-        _chromium["playwright"] = sync_playwright().start()
-        _chromium["browser"] = _chromium["playwright"].chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-    _chromium["users"] += 1
-    yield _chromium["browser"]
-    _chromium["users"] -= 1
-    if _chromium["users"] == 0:
-        _chromium.pop("browser").close()
-        _chromium.pop("playwright").stop()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

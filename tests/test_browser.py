@@ -3,10 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests import conftest
-
-# The browser fixtures live in tests/conftest.py; other modules may still import them from here.
-browser, page = conftest.browser, conftest.page
+# The browser and page fixtures live in tests/conftest.py.
 
 pytestmark = pytest.mark.browser
 
