@@ -14,7 +14,7 @@ from practices.services import audit_record
 
 from .batch import BatchChecker
 from .csv_import import FileRefused, RowsChanged, csv_records, csv_validate
-from .models import ImportMode, ImportStatus, PatientImport
+from .models import ImportMode, ImportStatus, Patient, PatientImport
 from .records import PatientRecord, record_from_json
 from .upsert import GuarantorUnresolved, UpsertCounts, patients_upsert, patients_upsert_copy_file
 
@@ -210,3 +210,19 @@ def patient_import_run(*, import_id: int) -> PatientImport:
     if patient_import.status in (ImportStatus.DONE, ImportStatus.FAILED):
         _normalized_path(patient_import).unlink(missing_ok=True)
     return patient_import
+
+
+def patient_ensure(*, practice, external_id: str, first_name: str, last_name: str) -> Patient:
+    """The practice's patient with this PMS id, created (as their own guarantor) when unknown.
+
+    Used when another system (the financing provider) names a patient the PMS has not sent yet.
+    An existing record is left as it is: the PMS stays the source of its details.
+    """
+    with transaction.atomic():
+        patient, created = Patient.objects.get_or_create(
+            practice=practice, external_id=external_id,
+            defaults={"first_name": first_name[:100], "last_name": last_name[:100]})
+        if created:
+            Patient.objects.filter(pk=patient.pk).update(guarantor=patient)
+            patient.guarantor_id = patient.pk
+    return patient

@@ -152,8 +152,12 @@ def alert_fire(*, application: Application, alert: str, alert_at: datetime) -> i
 
 
 def application_link(application: Application) -> str:
-    """Where an alert sends its reader: the application's page in the portal."""
-    path = reverse("application_detail", kwargs={"application_id": application.pk})
+    """Where an alert sends its reader: the patient's page in the portal (the application's page
+    until the patient is linked). ?office= puts a member of several offices in the right one."""
+    if application.patient_id:
+        path = reverse("patient_detail", kwargs={"patient_id": application.patient_id})
+    else:
+        path = reverse("application_detail", kwargs={"application_id": application.pk})
     return f"{settings.PUBLIC_BASE_URL}{path}?office={application.practice.slug}"
 
 

@@ -40,6 +40,9 @@ class Application(models.Model):
     patient_external_id = models.CharField(max_length=100)
     patient_first_name = models.CharField(max_length=100)
     patient_last_name = models.CharField(max_length=100)
+    # The practice's patient record with patient_external_id (created when the PMS has not sent it).
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="applications")
     state = models.CharField(max_length=16, choices=EventType.choices)
     state_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from patients.services import patient_ensure
 from practices.models import Membership, Practice
 from practices.services import audit_record
 
@@ -29,11 +30,16 @@ class EventRecordResult:
 def application_patient_resolve(*, application: Application) -> None:
     """Link the application to the practice's patient record: found by external id, or created.
 
-    The patient record lives in the patients app; until it is connected here, the application
-    keeps the patient's external id and name exactly as the provider sent them, and alerts link
-    to the application's page.
+    The application also keeps the patient's external id and name exactly as the provider sent
+    them; a patient created here carries those names until the PMS sends the full record.
     """
-    return None
+    if application.patient_id and application.patient.external_id == application.patient_external_id:
+        return
+    patient = patient_ensure(practice=application.practice, external_id=application.patient_external_id,
+                             first_name=application.patient_first_name,
+                             last_name=application.patient_last_name)
+    Application.objects.filter(pk=application.pk).update(patient=patient)
+    application.patient = patient
 
 
 @transaction.atomic

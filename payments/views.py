@@ -3,7 +3,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
 from practices.access import practice_required
-from practices.middleware import practice_remember
 
 from . import selectors, services
 from .forms import AlertPreferenceForm
@@ -18,13 +17,6 @@ def index(request):
 
 @practice_required
 def application_detail(request, application_id):
-    # Alert emails link here with ?office=<slug>: a member of several offices lands in the right one.
-    office = request.GET.get("office")
-    if office and office != request.practice.slug:
-        for membership in request.memberships:
-            if membership.practice.slug == office:
-                practice_remember(request, membership.practice_id)
-                return redirect("application_detail", application_id=application_id)
     detail = selectors.application_detail(practice=request.practice, pk=application_id)
     return render(request, "payments/application_detail.html", {"detail": detail})
 

@@ -4,8 +4,19 @@ SESSION_KEY = "current_practice_id"
 
 
 def _resolve(request):
-    """Pick the signed-in user's current office: the one remembered in the session, else the first."""
+    """Pick the signed-in user's current office.
+
+    A link may name the office (?office=<slug>, as alert emails do) so a member of several
+    offices lands in the right one; it becomes the remembered office. Otherwise the one
+    remembered in the session, else the first.
+    """
     memberships = memberships_for_user(user=request.user)
+    linked = request.GET.get("office")
+    if linked:
+        for membership in memberships:
+            if membership.practice.slug == linked:
+                request.session[SESSION_KEY] = membership.practice_id
+                break
     chosen = None
     wanted = request.session.get(SESSION_KEY)
     for membership in memberships:

@@ -43,7 +43,7 @@ def test_the_email_names_the_patient_what_happened_when_in_office_time_and_links
     from payments.models import Application
 
     application = Application.objects.get(external_id="fin-9")
-    link = f"/payments/applications/{application.pk}/?office=lakeside"
+    link = f"/patients/{application.patient_id}/?office=lakeside"
     assert link in email.body and link in html
     assert "$" not in email.body + html  # no amounts
 

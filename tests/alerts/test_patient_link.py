@@ -1,0 +1,58 @@
+"""Applications are linked to the practice's patient record, found by PMS id or created."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from patients.models import Patient
+from patients.services import patients_bulk_upsert
+from payments.models import Application
+from tests.alerts.conftest import emails_to
+
+
+@pytest.fixture
+def t0(world):
+    """Just after the team was created: members get alerts about what happens after they join."""
+    return timezone.now() + timedelta(seconds=30)
+
+
+def test_an_unknown_patient_is_created_as_their_own_guarantor(t0, post_event, world):
+    assert post_event("started", at=t0, application="fin-1").status_code == 202
+    application = Application.objects.get(practice=world.practice_a, external_id="fin-1")
+    patient = application.patient
+    assert (patient.practice, patient.external_id, patient.first_name, patient.last_name) == (
+        world.practice_a, "pms-77", "Maria", "Garcia")
+    assert patient.guarantor_id == patient.pk
+    post_event("completed", at=t0, application="fin-1")
+    assert Patient.objects.filter(external_id="pms-77").count() == 1
+
+
+def test_a_known_patient_is_linked_and_keeps_the_pms_details(t0, post_event, world):
+    patients_bulk_upsert(practice=world.practice_a, items=[
+        {"external_id": "pms-77", "first_name": "María", "last_name": "García-Lopez",
+         "email": "maria@example.test"}])
+    post_event("declined", at=t0, application="fin-2")
+    patient = Patient.objects.get(practice=world.practice_a, external_id="pms-77")
+    assert Application.objects.get(external_id="fin-2").patient == patient
+    patient.refresh_from_db()
+    assert (patient.first_name, patient.last_name) == ("María", "García-Lopez")
+    [email] = emails_to(world.staff_a)
+    assert f"/patients/{patient.pk}/?office=lakeside" in email.body
+
+
+def test_the_same_pms_id_in_another_practice_is_another_patient(t0, post_event, world):
+    post_event("started", at=t0, application="fin-3", office="a")
+    post_event("started", at=t0, application="fin-3", office="c")
+    a = Application.objects.get(practice=world.practice_a, external_id="fin-3").patient
+    c = Application.objects.get(practice=world.practice_c, external_id="fin-3").patient
+    assert a != c and (a.practice, c.practice) == (world.practice_a, world.practice_c)
+
+
+def test_the_alert_link_opens_the_patient_in_the_right_office(t0, post_event, client_of, world):
+    post_event("declined", at=t0, application="fin-4")
+    patient = Application.objects.get(external_id="fin-4").patient
+    client = client_of(world.admin_ab, office="hillcrest")
+    page = client.get(f"/patients/{patient.pk}/?office=lakeside")
+    assert page.status_code == 200 and page.context["current_practice"] == world.practice_a
+    assert "Maria Garcia" in page.content.decode()
