@@ -55,3 +55,10 @@ def test_access_helpers_answer_404_for_another_practices_object(world, helper):
     assert get(practice=world.practice_c, pk=obj.pk) == obj
     with pytest.raises(Http404):
         get(practice=world.practice_a, pk=obj.pk)
+
+
+def test_a_link_naming_an_office_selects_it_only_for_its_members(client_of, world):
+    client = client_of(world.admin_ab, office="hillcrest")
+    assert client.get("/?office=lakeside").context["current_practice"] == world.practice_a
+    assert client.get("/").context["current_practice"] == world.practice_a
+    assert client.get("/?office=other-town").context["current_practice"] == world.practice_a
