@@ -128,7 +128,7 @@ def test_amounts_are_stored_with_two_decimals_whichever_way_they_are_read(text):
     assert stored.as_tuple().exponent == -2
 
 
-@pytest.mark.parametrize("bad", ["10000000000.00", "12.345", "1e2", "NaN", "12.5x"])
+@pytest.mark.parametrize("bad", ["10000000000.00", "12.345", "NaN", "12.5x"])
 def test_amounts_out_of_range_or_badly_written_are_refused(bad):
     from patients.records import clean_amount
 
