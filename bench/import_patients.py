@@ -335,7 +335,7 @@ def measure(workdir: Path, rows: int):
                         ("CSV check + import, same file again", again_rate),
                         ("CSV import step alone, first time", import_rate),
                         ("API, first time", api_first), ("API, same again", api_again)):
-        print(f"  {label:<36} {rate:>9,.0f} rows/s = {rate / reference_rate:.2f} of the reference "
+        print(f"  {label:<36} {rate:>9,.0f} rows/s = {rate / reference_rate:.3f} of the reference "
               f"({'meets' if rate * 3 >= reference_rate else 'BELOW'} a third)")
     print(f"Extra: COPY into a bare table of text/number columns (no indexes or constraints): "
           f"{copy_rate:,.0f} rows/s")
