@@ -1,7 +1,6 @@
 """The PMS's door: bulk upsert of patients, guarantors and balances, and a read-back."""
 
-import json
-
+import orjson
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -98,8 +97,9 @@ _BULK_BODY = {
 )
 def patients_bulk(request: HttpRequest):
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        # orjson: the 10,000-record body parsed several times faster than by the json module.
+        body = orjson.loads(request.body or b"null")
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise HttpError(400, "The body is not JSON: send {\"patients\": [...]}.") from None
     if not isinstance(body, dict) or not isinstance(body.get("patients"), list):
         raise HttpError(400, "Send {\"patients\": [record, ...]}.")

@@ -24,6 +24,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[^@\s,;<>\"']+@{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,63}}$")
 # North American numbers written the usual ways: +1 312 555 0142, (312) 555-0142, 312.555.0142.
 _NANP = re.compile(r"^\s*(?:\+?1[\s.-]?)?\(?([2-9]\d{2})\)?[\s.-]?([2-9]\d{2})[\s.-]?(\d{4})\s*$")
+# An amount written the usual way (two decimals, in range): Decimal(text) is already the stored value.
+_AMOUNT = re.compile(r"-?\d{1,10}\.\d\d")
 _TRUE = {"true", "yes", "y", "1", "t", "x"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
 
@@ -169,6 +171,12 @@ def clean_datetime(value) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise FieldInvalid("must be a date and time as text (ISO 8601)")
+    return _datetime_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _datetime_text(value: str) -> datetime | None:
+    # A batch's balances usually share one as-of time: parse each distinct text once.
     text = value.strip()
     if not text:
         return None
@@ -196,6 +204,8 @@ def clean_bool(value) -> bool:
 
 
 def clean_amount(value) -> Decimal:
+    if type(value) is str and _AMOUNT.fullmatch(value):
+        return Decimal(value)
     if value is None or value == "":
         return Decimal("0.00")
     if isinstance(value, (bool, float)):
@@ -328,7 +338,6 @@ _BALANCE_KEYS = {"total", "amount_due", "aging", "in_collections", "on_payment_p
                  "outstanding_claims", "as_of"}
 
 
-_CONSENT_KEYS = ("email", "sms", "voice", "paperless")
 
 
 def _jtext(value, max_length: int, required: bool) -> str:
@@ -371,7 +380,9 @@ def _json_fast(data) -> PatientRecord:
     consents = get("consents") or {}
     if type(consents) is not dict:
         raise _NotSimple
-    email_ok, sms_ok, voice_ok, paperless = (_jbool(consents.get(k)) for k in _CONSENT_KEYS)
+    cget = consents.get
+    email_ok, sms_ok, voice_ok, paperless = (_jbool(cget("email")), _jbool(cget("sms")),
+                                             _jbool(cget("voice")), _jbool(cget("paperless")))
     balance = None
     raw = get("balance")
     if raw is not None:

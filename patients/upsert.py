@@ -250,6 +250,9 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     # two batches creating the same new guarantor at once would link dependents to an id that
     # lost the race. The lock is held until the transaction ends.
     cursor.execute("SELECT pg_advisory_xact_lock(hashtext('patients.upsert'), %(practice)s)", params)
+    # The temporary table has no statistics, and the planner's guess is to sort 100,000 text keys
+    # for merge joins; hash joins do the same work about a quarter faster (measured).
+    cursor.execute("SET LOCAL enable_mergejoin = off")
     cursor.execute(_STAGE, params)
     cursor.execute(_UNRESOLVED)
     unresolved = [row[0] for row in cursor.fetchall()]

@@ -115,3 +115,34 @@ def test_the_json_fast_path_agrees_with_the_full_check(record):
     if fast is not None:
         assert checked == (fast, [])
     assert record_from_json(record) == checked
+
+
+@pytest.mark.parametrize("text", ["12.50", "-4.50", "0.00", "-0.00", "9999999999.99", " 12.50 ", "12.5", "7"])
+def test_amounts_are_stored_with_two_decimals_whichever_way_they_are_read(text):
+    from decimal import Decimal
+
+    from patients.records import clean_amount
+
+    stored = clean_amount(text)
+    assert stored == Decimal(text.strip())
+    assert stored.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("bad", ["10000000000.00", "12.345", "NaN", "12.5x"])
+def test_amounts_out_of_range_or_badly_written_are_refused(bad):
+    from patients.records import clean_amount
+
+    with pytest.raises(FieldInvalid):
+        clean_amount(bad)
+
+
+def test_an_as_of_time_read_twice_is_the_same_aware_time():
+    from patients.records import clean_datetime
+
+    first = clean_datetime("2026-02-02T08:00:00-06:00")
+    assert first == clean_datetime("2026-02-02T08:00:00-06:00")
+    assert first.utcoffset().total_seconds() == 0 and first.hour == 14
+    with pytest.raises(FieldInvalid):
+        clean_datetime("yesterday")
+    with pytest.raises(FieldInvalid):
+        clean_datetime("yesterday")  # a refusal is not remembered as a value
