@@ -114,15 +114,15 @@ def _alert_timer_fire(*, timer_id: int, application_id: int, now: datetime) -> i
         return 0  # fired by another runner, or cancelled/moved by an event meanwhile
     timer.status, timer.fired_at = AlertTimer.Status.FIRED, now
     timer.save(update_fields=["status", "fired_at"])
-    alert_fire(application=application, alert=timer.alert, alert_at=timer.due_at)
+    alert_fire(application=application, alert=timer.alert)
     return 1
 
 
 def alert_recipients(*, practice: Practice, alert: str, at: datetime) -> list[tuple[Membership, str]]:
-    """(membership, instant|digest) for each member who gets this alert, due at `at`.
+    """(membership, instant|digest) for each member who gets this alert, raised at `at`.
 
-    Active users only, of this office only, on the team at `at` (someone added later gets only
-    later alerts), with the alert on (no preference row: on, instant).
+    Active users only, of this office only, on the team when the alert was raised (someone added
+    later gets only later alerts), with the alert on (no preference row: on, instant).
     """
     memberships = list(Membership.objects.filter(practice=practice, user__is_active=True,
                                                  created_at__lte=at).select_related("user"))
@@ -132,14 +132,17 @@ def alert_recipients(*, practice: Practice, alert: str, at: datetime) -> list[tu
     return [(m, modes.get(m.pk, instant)) for m in memberships if modes.get(m.pk, instant) != "off"]
 
 
-def alert_fire(*, application: Application, alert: str, alert_at: datetime) -> int:
+def alert_fire(*, application: Application, alert: str) -> int:
     """Alert the team about one application (the caller holds the application's lock).
 
-    Returns how many members were newly alerted (instantly or into their digest).
+    The alert is raised when it is sent: now, or when it first went out if it did before. So an
+    event reported late still reaches today's team, and someone who joined after an alert went
+    out never gets it. Returns how many members were newly alerted (instantly or into their digest).
     """
     practice = application.practice
-    already = set(AlertDelivery.objects.filter(application=application, alert=alert)
-                  .values_list("user_id", flat=True))
+    deliveries = AlertDelivery.objects.filter(application=application, alert=alert)
+    alert_at = deliveries.order_by("alert_at").values_list("alert_at", flat=True).first() or timezone.now()
+    already = set(deliveries.values_list("user_id", flat=True))
     new = [(m, mode) for m, mode in alert_recipients(practice=practice, alert=alert, at=alert_at)
            if m.user_id not in already]
     AlertDelivery.objects.bulk_create([

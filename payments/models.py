@@ -142,7 +142,7 @@ class AlertDelivery(models.Model):
     alert = models.CharField(max_length=16, choices=Alert.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     mode = models.CharField(max_length=10, choices=Mode.choices)
-    alert_at = models.DateTimeField(help_text="When the alert became due (event time or timer due time).")
+    alert_at = models.DateTimeField(help_text="When the alert was raised (first sent) for this application.")
     created_at = models.DateTimeField(auto_now_add=True)
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 

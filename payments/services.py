@@ -84,7 +84,7 @@ def application_event_record(*, practice: Practice, event_id: str, application_i
     application_patient_resolve(application=application)
     alerts.alert_timers_sync(application=application)
     if type in IMMEDIATE_ALERTS:
-        alerts.alert_fire(application=application, alert=IMMEDIATE_ALERTS[type], alert_at=occurred_at)
+        alerts.alert_fire(application=application, alert=IMMEDIATE_ALERTS[type])
     return EventRecordResult(event, created=True)
 
 

@@ -63,13 +63,35 @@ def test_a_member_added_later_gets_only_later_alerts(post_event, send_due, world
     newcomer = UserFactory(email="new.hire@example.test")
     Membership.objects.create(user=newcomer, practice=world.practice_a, role=Role.STAFF)
     clock.move_to(T0 + timedelta(hours=2), tick=False)
-    post_event("declined", at=T0 - timedelta(minutes=30), application="fin-2")  # before they joined
-    post_event("activated", at=T0 + timedelta(hours=2), application="fin-3")  # after
+    # Happened before they joined but reported after: the alert is raised now, so they get it.
+    post_event("declined", at=T0 - timedelta(minutes=30), application="fin-2")
+    post_event("activated", at=T0 + timedelta(hours=2), application="fin-3")
     clock.move_to(T0 + timedelta(days=15), tick=False)
     send_due()  # the incomplete alert for fin-1 is due after they joined
     subjects = sorted(m.subject.split(":")[0] for m in emails_to(newcomer))
-    assert subjects == ["Incomplete application", "Payment plan activated"]
+    assert subjects == ["Declined application", "Incomplete application", "Payment plan activated"]
     assert len(emails_to(world.staff_a)) == 3
+
+
+def test_an_alert_that_went_out_before_someone_joined_never_reaches_them(post_event, world, clock):
+    post_event("declined", at=T0, application="fin-1")
+    clock.move_to(T0 + timedelta(hours=1), tick=False)
+    newcomer = UserFactory(email="new.hire@example.test")
+    Membership.objects.create(user=newcomer, practice=world.practice_a, role=Role.STAFF)
+    clock.move_to(T0 + timedelta(hours=2), tick=False)
+    # The provider reports the decline again under a new event id: nobody is alerted twice,
+    # and the newcomer does not get an alert that went out before they joined.
+    post_event("declined", at=T0, application="fin-1")
+    assert emails_to(newcomer) == []
+    assert len(emails_to(world.staff_a)) == 1
+
+
+def test_an_event_reported_long_after_it_happened_still_alerts_the_team(post_event, send_due, world,
+                                                                        clock):
+    # The whole team joined at T0 (the fixtures); the application started 20 days earlier.
+    post_event("started", at=T0 - timedelta(days=20), application="fin-old")
+    send_due()  # its 14-day wait is long over: alerted on the next run
+    assert len(emails_to(world.staff_a, "Incomplete")) == 1
 
 
 def test_a_deactivated_user_gets_no_alerts(post_event, send_due, world, clock):
