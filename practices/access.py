@@ -2,12 +2,27 @@
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django_htmx.http import HttpResponseClientRefresh
 
 
 def _no_office(request):
     return render(request, "practices/no_office.html", status=403)
+
+
+def _office_mismatch(request):
+    """A form posted from a page opened for another office (the office was switched in another
+    tab since) is refused rather than saved into the office now current."""
+    claimed = request.POST.get("office") or request.headers.get("X-Office")
+    if request.method != "POST" or not claimed or claimed == request.practice.slug:
+        return None
+    messages.error(request, f"That page was opened for another office; you are now working in "
+                            f"{request.practice.name}. Nothing was saved: check the page and try again.")
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect(request.path)
 
 
 def practice_required(view):
@@ -18,7 +33,7 @@ def practice_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.membership:
             return _no_office(request)
-        return view(request, *args, **kwargs)
+        return _office_mismatch(request) or view(request, *args, **kwargs)
 
     return wrapper
 

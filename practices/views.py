@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,7 +35,7 @@ def dashboard(request):
     })
 
 
-@practice_required
+@login_required
 @require_POST
 def office_switch(request):
     form = OfficeSwitchForm(request.POST, memberships=request.memberships)

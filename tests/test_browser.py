@@ -53,3 +53,22 @@ def test_admin_turns_an_add_on_on_and_the_dashboard_shows_it(page, live_server, 
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator(".addons li", has_text="Voice")).to_contain_text("on")
     assert page.csp_errors == []
+
+
+def test_a_form_left_open_before_switching_office_in_another_tab_is_refused(browser, live_server, world):
+    from practices.models import Membership
+
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, live_server, world.admin_ab.email, world.password)
+    first.goto(f"{live_server.url}/settings/team/")  # Hillcrest, the first office
+    expect(first.get_by_role("heading", name="Team · Hillcrest Dental")).to_be_visible()
+    second.goto(f"{live_server.url}/")
+    second.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    expect(second.get_by_test_id("dashboard-office")).to_have_text("Lakeside Dental")
+    # The team form has no office field of its own: the portal script adds it on submit.
+    first.get_by_label("Email").fill("stale.tab@example.test")
+    first.get_by_role("button", name="Add member").click()
+    expect(first.get_by_text("That page was opened for another office")).to_be_visible()
+    assert not Membership.objects.filter(user__email="stale.tab@example.test").exists()
+    context.close()
