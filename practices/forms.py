@@ -80,6 +80,21 @@ class PracticeSettingsForm(forms.Form):
     addon_on_demand = forms.BooleanField(required=False, label="On-demand notifications")
     addon_online_payments = forms.BooleanField(required=False, label="Online payments (QuickPay)")
 
+    def clean_phone(self):
+        """The office phone is what HELP replies and voicemails give patients: a real number."""
+        import phonenumbers
+
+        raw = self.cleaned_data["phone"].strip()
+        if not raw:
+            return ""
+        try:
+            number = phonenumbers.parse(raw, "US")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError("Enter a phone number, for example (312) 555-0142 or +13125550142.")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         import zoneinfo

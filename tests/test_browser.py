@@ -19,6 +19,7 @@ def test_sign_in_switch_office_and_see_the_right_office(page, live_server, world
     sign_in(page, live_server, world.admin_ab.email, world.password)
     expect(page.get_by_test_id("dashboard-office")).to_have_text("Hillcrest Dental")
     page.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    page.get_by_role("button", name="Switch").click()
     expect(page.get_by_test_id("dashboard-office")).to_have_text("Lakeside Dental")
     expect(page.get_by_text("Now working in Lakeside Dental.")).to_be_visible()
     page.get_by_role("link", name="Settings").click()
@@ -65,6 +66,7 @@ def test_a_form_left_open_before_switching_office_in_another_tab_is_refused(brow
     expect(first.get_by_role("heading", name="Team · Hillcrest Dental")).to_be_visible()
     second.goto(f"{live_server.url}/")
     second.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    second.get_by_role("button", name="Switch").click()
     expect(second.get_by_test_id("dashboard-office")).to_have_text("Lakeside Dental")
     # The team form has no office field of its own: the portal script adds it on submit.
     first.get_by_label("Email").fill("stale.tab@example.test")

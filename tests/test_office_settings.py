@@ -39,3 +39,12 @@ def test_staff_cannot_edit_office_settings(client_of, world):
     assert client.post(reverse("office_edit"), _form(name="Hacked")).status_code == 403
     world.practice_a.refresh_from_db()
     assert world.practice_a.name == "Lakeside Dental"
+
+
+def test_the_office_phone_must_be_a_real_number_and_is_stored_in_e164(client_of, world):
+    client = client_of(world.admin_ab, office="lakeside")
+    bad = client.post(reverse("office_edit"), _form(phone="abc"))
+    assert "Enter a phone number" in bad.content.decode()
+    client.post(reverse("office_edit"), _form(phone="(312) 555-0142"))
+    world.practice_a.refresh_from_db()
+    assert world.practice_a.phone == "+13125550142"

@@ -1,10 +1,4 @@
-// Small behaviours the CSP allows (no inline script): submit-on-change selects.
-document.addEventListener("change", (event) => {
-  const el = event.target;
-  if (el.matches && el.matches("[data-autosubmit]") && el.form) {
-    el.form.requestSubmit();
-  }
-});
+// Small behaviours the CSP allows (no inline script).
 // With JavaScript on, the switch buttons that exist for no-JS users are hidden.
 // htmx:load also covers content htmx swaps in later (it fires for the initial page as well).
 const hideFallbacks = (root) => {

@@ -34,6 +34,7 @@ def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_serv
     _, key_a = api_key_create(practice=world.practice_a, label="provider")
     sign_in(page, live_server, world.admin_ab.email, world.password)
     page.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    page.get_by_role("button", name="Switch").click()
     expect(page.get_by_text("Now working in Lakeside Dental.")).to_be_visible()
     page.get_by_role("link", name="Payments").click()
     page.get_by_role("link", name="Alert preferences").click()

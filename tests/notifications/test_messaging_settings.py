@@ -56,6 +56,7 @@ def test_admin_narrows_the_sending_window_in_the_browser(page, live_server, worl
     sign_in(page, live_server, world.admin_ab.email, world.password)
     page.goto(f"{live_server.url}/notifications/")
     page.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
+    page.get_by_role("button", name="Switch").click()
     page.get_by_role("link", name="Messaging settings").click()
     page.get_by_label("Texts and calls from").fill("10:00")
     page.get_by_label("until").fill("18:00")
