@@ -1,3 +1,5 @@
+from django.utils import timezone
+
 from .selectors import memberships_for_user
 
 SESSION_KEY = "current_practice_id"
@@ -39,7 +41,14 @@ class CurrentPracticeMiddleware:
         if request.user.is_authenticated:
             request.memberships, request.membership = _resolve(request)
         request.practice = request.membership.practice if request.membership else None
-        return self.get_response(request)
+        if request.practice is None:
+            return self.get_response(request)
+        # Staff read and type times in their office's time zone, on every screen.
+        timezone.activate(request.practice.tz)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 def practice_remember(request, practice_id: int) -> None:

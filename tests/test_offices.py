@@ -62,3 +62,14 @@ def test_a_link_naming_an_office_selects_it_only_for_its_members(client_of, worl
     assert client.get("/?office=lakeside").context["current_practice"] == world.practice_a
     assert client.get("/").context["current_practice"] == world.practice_a
     assert client.get("/?office=other-town").context["current_practice"] == world.practice_a
+
+
+def test_screens_show_times_in_the_current_offices_time_zone(client_of, world):
+    from datetime import UTC, datetime
+
+    from practices.models import AuditEvent
+
+    event = AuditEvent.objects.create(practice=world.practice_a, action="test.event")
+    AuditEvent.objects.filter(pk=event.pk).update(created_at=datetime(2026, 7, 1, 3, 30, tzinfo=UTC))
+    body = client_of(world.staff_a).get(reverse("practice_settings")).content.decode()
+    assert "2026-06-30 22:30" in body  # Chicago, UTC-5 in summer
