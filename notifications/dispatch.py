@@ -73,11 +73,18 @@ def claim_due(*, limit: int = 500) -> list[int]:
     now = timezone.now()
     waiting = list(WAITING_STATUSES)
     marks = ", ".join(["%s"] * len(waiting))
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    if connection.vendor == "postgresql":
+        # `id = ANY(ARRAY(...))` looks the claimed ids up in the primary key. With `id IN
+        # (SELECT id FROM due)` the planner, which expects about one due row from the partial
+        # index's statistics, joined by re-scanning the CTE for every row: 500 x 250 comparisons,
+        # most of the claim's time.
+        lock, among = " FOR UPDATE SKIP LOCKED", "id = ANY(ARRAY(SELECT id FROM due))"
+    else:
+        lock, among = "", "id IN (SELECT id FROM due)"
     sql = (f"WITH due AS MATERIALIZED (SELECT id FROM {TABLE} "  # noqa: S608 - placeholders only
            f"WHERE status IN ({marks}) AND send_at <= %s ORDER BY send_at LIMIT %s{lock}) "
            f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, attempt_started_at = NULL, "
-           f"updated_at = %s WHERE id IN (SELECT id FROM due) AND status IN ({marks}) RETURNING id")
+           f"updated_at = %s WHERE {among} AND status IN ({marks}) RETURNING id")
     args = [*waiting, now, int(limit), Status.SENDING,
             _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *waiting]
     with transaction.atomic(), connection.cursor() as cursor:
