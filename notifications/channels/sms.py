@@ -1,11 +1,16 @@
 """SMS and voice through the Twilio REST client."""
 
+import json
+
 import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.version import Version
 from twilio.twiml.voice_response import VoiceResponse
 
 from .base import ChannelBackend, FateUnknown, PermanentError, TemporaryError, status_callback_url
 from .twilio_client import twilio_client
+
+_MESSAGES_URL = "https://api.twilio.com/2010-04-01/Accounts/{}/Messages.json"
 
 # Twilio error codes that no retry can fix: invalid number, unsubscribed recipient, not a
 # mobile number, landline or unreachable carrier, blocked, unknown destination.
@@ -30,16 +35,31 @@ class TwilioSmsChannel(ChannelBackend):
     name = "sms"
 
     def send(self, notification, sender: str) -> str:
-        kwargs = {"to": notification.address, "body": notification.body,
-                  "status_callback": status_callback_url(notification.pk)}
+        """POST the message to Twilio's Messages endpoint over the client's pooled connection.
+
+        The same request the client's `messages.create` makes, without building a
+        MessageInstance per message (half the worker's CPU per text at thousands a second);
+        errors are built by the client's own `Version.exception`, so they class the same.
+        """
+        data = {"To": notification.address, "Body": notification.body,
+                "StatusCallback": status_callback_url(notification.pk)}
         if sender.startswith("MG"):
-            kwargs["messaging_service_sid"] = sender
+            data["MessagingServiceSid"] = sender
         else:
-            kwargs["from_"] = sender
+            data["From"] = sender
+        client = twilio_client()
+        url = _MESSAGES_URL.format(client.account_sid)
         try:
-            return twilio_client().messages.create(**kwargs).sid
+            response = client.http_client.request(
+                "POST", url, data=data, auth=client.auth,
+                headers={"Accept": "application/json", "User-Agent": "outreach-notifications"})
+            if response.status_code < 200 or response.status_code >= 300:
+                raise Version.exception("POST", url, response, "Unable to create record")
+            return json.loads(response.text)["sid"]
         except (TwilioException, urllib3.exceptions.HTTPError) as exc:
             raise twilio_error(exc) from exc
+        except (ValueError, KeyError) as exc:
+            raise TemporaryError(f"Twilio answered without a message sid: {type(exc).__name__}") from exc
 
     def lookup(self, notification) -> str | None:
         """Ask Twilio for recent messages to the address with the same text.

@@ -84,7 +84,13 @@ class FakeTwilio:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                raw = self.rfile.read(length)
+                if len(raw) < length:
+                    # The client went away mid-request (a killed worker): like any HTTP server,
+                    # the provider never sees an incomplete request as a message.
+                    self.close_connection = True
+                    return
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 path = urlparse(self.path).path
                 status, payload = fake.handle_post(path, form)
                 self._reply(status, payload)
