@@ -85,7 +85,7 @@ def notification_schedule(*, practice, recipient: Recipient, channel: str, addre
               addon=addon, time_zone=recipient.time_zone)
     existing = Notification.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
+        return _same_practice(existing, practice)
     now = timezone.now()
     due = send_at if send_at is not None and send_at > now else now
     try:
@@ -102,11 +102,19 @@ def notification_schedule(*, practice, recipient: Recipient, channel: str, addre
                          detail="due now" if due == now else f"due {due:%Y-%m-%d %H:%M %Z}")
     except IntegrityError:
         # Another caller created the same key between our check and insert: theirs stands.
-        return Notification.objects.get(idempotency_key=idempotency_key)
+        return _same_practice(Notification.objects.get(idempotency_key=idempotency_key), practice)
     if due == now:
         from .dispatch import enqueue_on_commit
 
         enqueue_on_commit(notification.pk)
+    return notification
+
+
+def _same_practice(notification: Notification, practice) -> Notification:
+    # Keys are unique across practices; a caller must never get another practice's row back.
+    if notification.practice_id != practice.pk:
+        raise ValueError("idempotency_key is already used by another practice's notification; "
+                         "keys must include an id that is unique to the practice's object")
     return notification
 
 

@@ -232,3 +232,17 @@ def test_demo_seed_adds_a_message_in_each_state_once(db):
                       .values_list("status", flat=True))
     assert statuses == sorted([Status.DELIVERED, Status.SENT, Status.UNDELIVERABLE_PERMANENT,
                                Status.DELIVERY_ERROR, Status.QUEUED])
+
+
+def test_a_key_used_by_another_practice_never_returns_that_practices_row(world):
+    from notifications.services import Recipient, notification_schedule
+
+    def schedule_for(practice):
+        return notification_schedule(
+            practice=practice, recipient=Recipient(kind="patient", id=7, name="P"), channel="email",
+            address="p@example.test", kind="test", body="hello", idempotency_key="shared-key")
+
+    first = schedule_for(world.practice_a)
+    assert schedule_for(world.practice_a) == first
+    with pytest.raises(ValueError, match="another practice"):
+        schedule_for(world.practice_c)
