@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, AwareDatetime, StringConstraints, field_validator
@@ -87,11 +88,16 @@ class ValidationErrorOut(Schema):
                 "400: the body is not JSON; 422: field errors.",
 )
 def application_event_post(request, payload: ApplicationEventIn):
-    result = application_event_record(
-        practice=request.auth.practice, event_id=payload.event_id, application_id=payload.application_id,
-        type=payload.type, occurred_at=payload.occurred_at,
-        patient_external_id=payload.patient.external_id, patient_first_name=payload.patient.first_name,
-        patient_last_name=payload.patient.last_name)
+    try:
+        result = application_event_record(
+            practice=request.auth.practice, event_id=payload.event_id,
+            application_id=payload.application_id, type=payload.type, occurred_at=payload.occurred_at,
+            patient_external_id=payload.patient.external_id, patient_first_name=payload.patient.first_name,
+            patient_last_name=payload.patient.last_name)
+    except ValidationError as exc:
+        return Status(422, {"detail": [
+            {"loc": ["body", *field.split(".")], "msg": " ".join(messages), "type": "value_error"}
+            for field, messages in exc.message_dict.items()]})
     application = result.event.application
     return Status(202 if result.created else 200, {
         "event_id": result.event.event_id, "application_id": application.external_id,

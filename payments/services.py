@@ -65,6 +65,9 @@ def application_event_record(*, practice: Practice, event_id: str, application_i
         defaults={"patient_external_id": patient_external_id, "patient_first_name": patient_first_name,
                   "patient_last_name": patient_last_name, "state": type, "state_at": occurred_at})
     application.practice = practice
+    if not created and application.patient_external_id != patient_external_id:
+        raise ValidationError({"patient.external_id": "This application belongs to another patient; "
+                                                      "an application's patient cannot change."})
     try:
         with transaction.atomic():
             event = ApplicationEvent.objects.create(practice=practice, application=application,

@@ -56,3 +56,14 @@ def test_the_alert_link_opens_the_patient_in_the_right_office(t0, post_event, cl
     page = client.get(f"/patients/{patient.pk}/?office=lakeside")
     assert page.status_code == 200 and page.context["current_practice"] == world.practice_a
     assert "Maria Garcia" in page.content.decode()
+
+
+def test_an_event_naming_another_patient_for_the_same_application_is_refused(t0, post_event, world):
+    post_event("declined", at=t0, application="fin-5")
+    response = post_event("started", at=t0 - timedelta(days=3), application="fin-5",
+                          patient={"external_id": "NEW-77", "first_name": "Other", "last_name": "Person"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "patient", "external_id"]
+    application = Application.objects.get(external_id="fin-5")
+    assert application.patient.external_id == "pms-77" and application.events.count() == 1
+    assert not Patient.objects.filter(external_id="NEW-77").exists()
