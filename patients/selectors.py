@@ -40,10 +40,6 @@ def patient_visits(*, patient: Patient, limit: int = 10) -> QuerySet[Visit]:
             .order_by("-visited_on")[:limit])
 
 
-def patient_count(*, practice) -> int:
-    return Patient.objects.filter(practice=practice).count()
-
-
 AGING_FILTERS = {
     "d31_60": "balance__aging_31_60", "d61_90": "balance__aging_61_90",
     "d91_120": "balance__aging_91_120", "over_120": "balance__aging_over_120",

@@ -17,10 +17,6 @@ def memberships_for_user(*, user) -> list[Membership]:
                 .order_by("practice__name", "practice_id"))
 
 
-def practice_get_by_slug(*, slug: str) -> Practice:
-    return get_object_or_404(Practice, slug=slug)
-
-
 def team_members(*, practice: Practice) -> QuerySet[Membership]:
     return (Membership.objects.filter(practice=practice).select_related("user")
             .order_by("user__email"))
