@@ -55,7 +55,9 @@ class ApplicationEventIn(Schema):
             raise ValueError("must not be more than 5 minutes in the future")
         if value < EARLIEST:
             raise ValueError("must be in the year 2000 or later")
-        return value
+        if abs(value.utcoffset()) > timedelta(hours=14):
+            raise ValueError("the UTC offset must be between -14:00 and +14:00")
+        return value.astimezone(UTC)
 
 
 class ApplicationEventOut(Schema):

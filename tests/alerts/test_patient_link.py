@@ -1,5 +1,6 @@
 """Applications are linked to the practice's patient record, found by PMS id or created."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -67,3 +68,13 @@ def test_an_event_naming_another_patient_for_the_same_application_is_refused(t0,
     application = Application.objects.get(external_id="fin-5")
     assert application.patient.external_id == "pms-77" and application.events.count() == 1
     assert not Patient.objects.filter(external_id="NEW-77").exists()
+
+
+def test_an_offset_no_time_zone_has_is_refused_with_422(t0, post_event, world):
+    response = post_event("started", at=t0, application="fin-6",
+                          raw={"event_id": "evt-tz", "application_id": "fin-6", "type": "started",
+                               "occurred_at": "2026-01-01T01:54:13-17:26",
+                               "patient": {"external_id": "p1", "first_name": "A", "last_name": "B"}})
+    assert response.status_code == 422
+    assert "offset" in json.dumps(response.json())
+    assert not Application.objects.filter(external_id="fin-6").exists()
