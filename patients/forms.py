@@ -31,6 +31,13 @@ class PatientFilterForm(forms.Form):
                               balance_max=data.get("balance_max"), aging=data.get("aging") or "",
                               guarantors_only=bool(data.get("guarantors_only")), flag=data.get("flag") or "")
 
+    def carried(self) -> list[tuple[str, str]]:
+        """The submitted search and filters (not the page), to carry into the next page's form."""
+        if not self.is_bound:
+            return []
+        return [(name, value) for name in self.fields if name != "after"
+                for value in self.data.getlist(name) if value not in ("", None)]
+
     def after_id(self) -> int | None:
         return getattr(self, "cleaned_data", {}).get("after") if "after" not in self.errors else None
 

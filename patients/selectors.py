@@ -109,12 +109,13 @@ def patient_search(*, practice, filters: PatientFilters) -> QuerySet[Patient]:
 
 
 def patient_page(*, practice, filters: PatientFilters, after: int | None = None,
-                 size: int = PAGE_SIZE) -> tuple[list[Patient], int | None]:
+                 size: int | None = None) -> tuple[list[Patient], int | None]:
     """One page in name order, keyset-paginated: `after` is the id of the last row shown.
 
     The cursor is an id, not a name, so no patient detail ends up in a URL; the name of that
     row is looked up (one indexed query) to continue the (last_name, first_name, id) order.
     """
+    size = size or PAGE_SIZE
     qs = patient_search(practice=practice, filters=filters)
     if after:
         last = Patient.objects.filter(practice=practice, pk=after).values("last_name", "first_name").first()

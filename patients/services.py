@@ -145,7 +145,8 @@ def patient_import_confirm(*, patient_import: PatientImport, actor, mode: str) -
 
     if mode == ImportMode.ALL and patient_import.error_count:
         raise ValidationError(f"{patient_import.error_count} errors remain: fix the file, or import "
-                              f"only the {patient_import.valid_rows} valid rows.")
+                              f"only the {patient_import.valid_rows} valid "
+                              f"row{'' if patient_import.valid_rows == 1 else 's'}.")
     if mode not in ImportMode.values:
         raise ValidationError("Choose to import all rows or the valid rows.")
     claimed = PatientImport.objects.filter(pk=patient_import.pk, status=ImportStatus.VALIDATED,

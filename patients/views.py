@@ -1,4 +1,5 @@
 import csv
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -25,11 +26,19 @@ EXAMPLE_ROWS = [
 
 @practice_required
 def patient_list(request):
-    form = PatientFilterForm(request.GET or None)
-    rows, next_after = selectors.patient_page(practice=request.practice, filters=form.filters(),
+    """The list and its search. The search form posts: names, phones and emails typed into it are
+    patient data, so they stay out of URLs, browser history and access logs. Filters without a
+    search term page with plain links, so they can be bookmarked."""
+    form = PatientFilterForm((request.POST if request.method == "POST" else request.GET) or None)
+    filters = form.filters()
+    rows, next_after = selectors.patient_page(practice=request.practice, filters=filters,
                                               after=form.after_id())
     template = "patients/index.html#results" if request.htmx else "patients/index.html"
-    return render(request, template, {"form": form, "patients": rows, "next_after": next_after})
+    carried = form.carried()
+    return render(request, template, {
+        "form": form, "patients": rows, "next_after": next_after, "page_by_post": bool(filters.q),
+        "next_query": urlencode([*carried, ("after", next_after)]), "first_query": urlencode(carried),
+    })
 
 
 @practice_required

@@ -117,17 +117,22 @@ def office_edit(request):
     return render(request, "practices/office_edit.html", {"form": form})
 
 
+NEW_KEY_SESSION = "api_key_new_secret"
+
+
 @admin_required
 def api_keys(request):
     form = ApiKeyCreateForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
-        _key, new_secret = services.api_key_create(practice=request.practice, actor=request.user,
-                                                   label=form.cleaned_data["label"])
-        form = ApiKeyCreateForm()
+        _key, secret = services.api_key_create(practice=request.practice, actor=request.user,
+                                               label=form.cleaned_data["label"])
+        # Post/redirect/get: reloading the page must not create a second key. The secret waits
+        # in the server-side session for the one page view that shows it.
+        request.session[NEW_KEY_SESSION] = secret
+        return redirect("api_keys")
     return render(request, "practices/api_keys.html", {
         "form": form, "keys": selectors.api_keys(practice=request.practice),
-        "new_secret": new_secret,
+        "new_secret": request.session.pop(NEW_KEY_SESSION, None),
     })
 
 

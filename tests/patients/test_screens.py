@@ -1,10 +1,12 @@
 """Patient list, patient dashboard and guarantor dashboard, through their URLs."""
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from patients import selectors
 from patients.models import Patient
 from patients.services import patients_bulk_upsert
 from tests.patients.records import family
@@ -66,8 +68,6 @@ def test_keyset_pages_follow_name_order_without_names_in_the_url(client_of, worl
     url = reverse("patients")
     first = client.get(url, {"q": ""})
     ordered = [p.pk for p in sorted(families.values(), key=lambda p: (p.last_name, p.first_name, p.pk))]
-    from patients import selectors
-
     rows, after = selectors.patient_page(practice=world.practice_a, filters=selectors.PatientFilters(),
                                          size=3)
     assert [p.pk for p in rows] == ordered[:3] and after == ordered[2]
@@ -78,6 +78,37 @@ def test_keyset_pages_follow_name_order_without_names_in_the_url(client_of, worl
                                            after=after2, size=3)
     assert [p.pk for p in rows3] == ordered[6:] and after3 is None
     assert first.status_code == 200
+
+
+def test_the_search_form_posts_and_its_pages_carry_the_term_in_the_body_not_the_url(
+        client_of, world, families, monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    client = client_of(world.staff_a)
+    url = reverse("patients")
+    page = client.get(url).content.decode()
+    assert f'method="post" action="{url}" role="search"' in page
+    first = client.post(url, {"q": "okafor"})
+    assert len(_names(first)) == 2
+    body = first.content.decode()
+    # The next page is a form: the term travels in its body, and no link holds it.
+    assert 'name="q" value="okafor"' in body and 'name="after"' in body
+    assert not [href for href in re.findall(r'(?:href|hx-get|hx-post|action)="([^"]*)"', body)
+                if "okafor" in href.lower()]
+    after = first.context["next_after"]
+    second = client.post(url, {"q": "okafor", "after": after})
+    assert set(_names(first)) | set(_names(second)) == {"F2-kid1", "F2-kid2", "F2-g"}
+    assert not set(_names(first)) & set(_names(second))
+
+
+def test_filter_pages_without_a_term_are_plain_links_that_keep_the_filters(client_of, world, families,
+                                                                          monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    client = client_of(world.staff_a)
+    first = client.post(reverse("patients"), {"flag": "no_contact"})
+    body = first.content.decode()
+    assert f'href="/patients/?flag=no_contact&amp;after={first.context["next_after"]}"' in body
+    second = client.get(reverse("patients"), {"flag": "no_contact", "after": first.context["next_after"]})
+    assert len(_names(second)) == 2 and not set(_names(first)) & set(_names(second))
 
 
 def test_htmx_search_returns_only_the_results_partial(client_of, world, families):
@@ -97,7 +128,7 @@ def test_patient_dashboard_shows_contacts_consents_account_balance_and_visits(cl
     assert reverse("guarantor_detail", args=[families["F1-g"].pk]) in page
     assert 'data-testid="history-panel"' in page
     guarantor = client.get(reverse("patient_detail", args=[families["F1-g"].pk])).content.decode()
-    assert "+13125550142" in guarantor and "texts: yes" in guarantor
+    assert "(312) 555-0142" in guarantor and "texts: yes" in guarantor
     nocontact = client.get(reverse("patient_detail", args=[families["NC"].pk])).content.decode()
     assert "No contact details" in nocontact and "do not recall" in nocontact
 

@@ -1,0 +1,38 @@
+"""Display filters for the portal's screens: money and phone numbers as office staff read them."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import phonenumbers
+from django import template
+
+register = template.Library()
+
+HOME_REGION = "US"  # numbers from this region are shown in national form, others in international
+
+
+@register.filter
+def money(value) -> str:
+    """`1234.5` -> `$1,234.50`; a credit shows as `-$12.00`; empty stays empty."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+@register.filter
+def phone(value) -> str:
+    """An E.164 number as staff dial it: `+13125550142` -> `(312) 555-0142`."""
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, HOME_REGION)
+    except phonenumbers.NumberParseException:
+        return value
+    region = phonenumbers.region_code_for_number(parsed)
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if region == HOME_REGION
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, style)
