@@ -44,13 +44,18 @@ class BatchChecker:
 
     def add(self, index: int, record: PatientRecord) -> BatchRejection | None:
         """Note a record that passed its own checks; a repeated id is rejected at once."""
-        seen = self.valid.get(record.external_id)
+        return self.add_ids(index, record.external_id, record.guarantor_external_id)
+
+    def add_ids(self, index: int, external_id: str, guarantor_external_id: str) -> BatchRejection | None:
+        """add() for a record given by its id and its guarantor's (its own for a guarantor)."""
+        seen = self.valid.get(external_id)
         if seen is not None:
             return BatchRejection(index, self.id_field,
-                                  f"{record.external_id!r} appears again (first at {self.where} {seen[0]})")
-        self.valid[record.external_id] = (index, record.is_guarantor)
-        if not record.is_guarantor:
-            self.refs.append((index, record.external_id, record.guarantor_external_id))
+                                  f"{external_id!r} appears again (first at {self.where} {seen[0]})")
+        is_guarantor = guarantor_external_id == external_id
+        self.valid[external_id] = (index, is_guarantor)
+        if not is_guarantor:
+            self.refs.append((index, external_id, guarantor_external_id))
         return None
 
     def finish(self) -> list[BatchRejection]:

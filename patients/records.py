@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 
 import phonenumbers
 
@@ -623,3 +624,104 @@ def record_from_csv_checked(row: dict) -> tuple[PatientRecord | None, list[Recor
             as_of=c("balance_as_of", clean_datetime, get("balance_as_of")),
         )
     return _build(c, fields, _CSV_NAMES, balance, "balance_total")
+
+
+# --- CSV straight to COPY: the usual row, from the file's values to the stored row ---
+
+# Every spelling _BOOLS reads, in the cases a spreadsheet writes; others go to the full check.
+_BOOL_SPELLINGS = {spelling: value for word, value in _BOOLS.items()
+                   for spelling in (word, word.upper(), word.title())}
+# ASCII digits only ([0-9], not \d): these values go to PostgreSQL as they are written.
+_E164_NANP = re.compile(r"\+1[2-9][0-9][0-9][2-9][0-9]{6}")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]")
+_ASCII_AMOUNT = re.compile(r"-?[0-9]{1,10}\.[0-9][0-9]")
+_MIN_BIRTH_TEXT = MIN_BIRTH_DATE.isoformat()
+ZERO_TEXT = "0.00"
+
+
+def _fast_phone(value: str) -> str:
+    if not value:
+        return ""
+    # Already E.164: only the NPA-NXX prefix needs phonenumbers' verdict (see _nanp_prefix_valid).
+    if _E164_NANP.fullmatch(value) and _nanp_prefix_valid(value[2:8]):
+        return value
+    return clean_phone(value)
+
+
+def _fast_amount(value: str) -> str:
+    # The text COPY reads as the amount clean_amount would store; anything else: the full check.
+    if not value:
+        return ZERO_TEXT
+    if _ASCII_AMOUNT.fullmatch(value):
+        return value
+    raise _NotSimple
+
+
+def _fast_day(value: str, earliest: str, latest: str) -> str | None:
+    if not value:
+        return None
+    # YYYY-MM-DD compares as text as it does as a date; fromisoformat rejects 2026-02-30.
+    if not _ISO_DAY.fullmatch(value) or value > latest or value < earliest:
+        raise _NotSimple
+    date.fromisoformat(value)
+    return value
+
+
+def csv_copy_row_reader(columns: list[str]):
+    """A function (row number, the file's values) -> the row for COPY, led by the row number.
+
+    The same rules as record_from_csv with the values kept as text where COPY reads them as
+    the same stored value; it raises (_NotSimple, FieldInvalid, KeyError, ValueError) on anything
+    unusual, which the caller then hands to record_from_csv_checked to decide and explain.
+    """
+    positions = [columns.index(name) if name in columns else -1 for name in CSV_COLUMN_NAMES]
+    in_order = positions == list(range(len(CSV_COLUMN_NAMES)))
+    empty_at = len(columns)
+    pick = None if in_order else itemgetter(*[p if p >= 0 else empty_at for p in positions])
+    zones = _time_zones()
+    bools = _BOOL_SPELLINGS
+    email_match = _EMAIL.fullmatch
+    no_balance = _NO_BALANCE_TEXT
+
+    def read(number: int, values: list[str]) -> tuple:
+        if pick is not None:
+            values = pick([*values, ""])
+        (external_id, first, last, birth, email, mobile, home, zone, guarantor, c_email, c_sms, c_voice,
+         paperless, no_recall, visit, total, due, a_current, a_31, a_61, a_91, a_120, collections, plan,
+         claims, as_of) = values
+        external_id = external_id.strip()
+        first = first.strip()
+        last = last.strip()
+        guarantor = guarantor.strip() or external_id
+        if (not external_id or not first or not last or len(external_id) > 64 or len(guarantor) > 64
+                or len(first) > 100 or len(last) > 100):
+            raise _NotSimple
+        if email:
+            if len(email) > 254:
+                raise _NotSimple
+            email = email.lower()
+            if not email_match(email):
+                raise _NotSimple
+        if zone and zone not in zones:
+            raise _NotSimple
+        today = _today().isoformat()
+        if (total or due or a_current or a_31 or a_61 or a_91 or a_120 or collections or plan or claims
+                or as_of):
+            if not total or guarantor != external_id:
+                raise _NotSimple
+            if claims and not _DIGITS.fullmatch(claims):
+                raise _NotSimple
+            balance = (True, _fast_amount(total), _fast_amount(due), _fast_amount(a_current),
+                       _fast_amount(a_31), _fast_amount(a_61), _fast_amount(a_91), _fast_amount(a_120),
+                       bools[collections], bools[plan], claims or "0", clean_datetime(as_of))
+        else:
+            balance = no_balance
+        return (number, external_id, first, last, _fast_day(birth, _MIN_BIRTH_TEXT, today), email,
+                _fast_phone(mobile), _fast_phone(home), zone, bools[c_email], bools[c_sms], bools[c_voice],
+                bools[paperless], bools[no_recall], guarantor, _fast_day(visit, "", today), *balance)
+
+    return read
+
+
+_NO_BALANCE_TEXT = (False, None, None, None, None, None, None, None, None, None, None, None)

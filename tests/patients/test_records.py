@@ -146,3 +146,61 @@ def test_an_as_of_time_read_twice_is_the_same_aware_time():
         clean_datetime("yesterday")
     with pytest.raises(FieldInvalid):
         clean_datetime("yesterday")  # a refusal is not remembered as a value
+
+
+# Values the straight-to-COPY path must not pass on as text PostgreSQL would read otherwise.
+COPY_ODD = {
+    **ODD_VALUES,
+    "date_of_birth": [*ODD_VALUES["date_of_birth"], "2026-W05-3", "\u0661\u0669\u0668\u0664-09-30", " 1984-09-30"],
+    "last_visit_on": ["", "2026-01-10 ", "2999-01-01", "0001-01-01", "0000-01-01"],
+    "balance_total": [*ODD_VALUES["balance_total"], "\u0661\u0662.50", "12.30", "0012.30"],
+    "outstanding_claims": [*ODD_VALUES["outstanding_claims"], "\u0663", "007", "99999999999"],
+    "mobile_phone": [*ODD_VALUES["mobile_phone"], "+13125550142", "+19995550100", "+1312555014\u0662",
+                     " +13125550142"],
+    "consent_email": ["True", "YES", "Yes", "yEs", " y ", "X", "x", "0", "maybe"],
+    "email": [*ODD_VALUES["email"], " ana@example.com", "ana@example.com\n", "Ana@Example.COM"],
+    "time_zone": [*ODD_VALUES["time_zone"], "america/chicago"],
+    "balance_as_of": [*ODD_VALUES["balance_as_of"], "2026-02-02T08:00:00-06:00"],
+}
+
+
+def _copy_variants():
+    for column, values in COPY_ODD.items():
+        for value in values:
+            yield {**BASE, column: value}
+    yield {**BASE, "guarantor_external_id": "OTHER", "balance_total": "", "balance_amount_due": "",
+           "aging_current": "", "aging_31_60": "", "on_payment_plan": "", "outstanding_claims": "",
+           "balance_as_of": ""}
+
+
+def _copy_line(row: tuple) -> str:
+    import io
+
+    from patients.upsert import copy_csv_writer
+
+    out = io.StringIO()
+    copy_csv_writer(out).writerow(row)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("row", list(_copy_variants()))
+@pytest.mark.parametrize("order", ["template", "shuffled"])
+def test_the_straight_to_copy_path_writes_what_the_full_check_stores(row, order):
+    """Either the row goes to the full check, or its COPY line is the full check's, byte for byte."""
+    import random
+
+    from patients.records import csv_copy_row_reader
+    from patients.upsert import copy_row
+
+    columns = list(row)
+    if order == "shuffled":
+        random.Random(5).shuffle(columns)
+        columns = [c for c in columns if row[c] or c in ("external_id", "first_name", "last_name")]
+    values = [row[c] for c in columns]
+    record, errors = record_from_csv_checked({c: row[c] for c in columns})
+    try:
+        fast = csv_copy_row_reader(columns)(7, values)
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        return
+    assert record is not None, (fast, errors)
+    assert _copy_line(fast) == _copy_line((7, *copy_row(record)))
