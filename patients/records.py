@@ -631,11 +631,12 @@ def record_from_csv_checked(row: dict) -> tuple[PatientRecord | None, list[Recor
 # Every spelling _BOOLS reads, in the cases a spreadsheet writes; others go to the full check.
 _BOOL_SPELLINGS = {spelling: value for word, value in _BOOLS.items()
                    for spelling in (word, word.upper(), word.title())}
-# ASCII digits only ([0-9], not \d): these values go to PostgreSQL as they are written.
+# ASCII digits only ([0-9], not \d), no leading zeros: these values go to PostgreSQL as they are
+# written, the same text as the full check's stored value.
 _E164_NANP = re.compile(r"\+1[2-9][0-9][0-9][2-9][0-9]{6}")
-_DIGITS = re.compile(r"[0-9]{1,9}")
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,8}")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]")
-_ASCII_AMOUNT = re.compile(r"-?[0-9]{1,10}\.[0-9][0-9]")
+_ASCII_AMOUNT = re.compile(r"-?(?:0|[1-9][0-9]{0,9})\.[0-9][0-9]")
 _MIN_BIRTH_TEXT = MIN_BIRTH_DATE.isoformat()
 ZERO_TEXT = "0.00"
 
