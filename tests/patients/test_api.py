@@ -63,6 +63,30 @@ def test_a_changed_balance_or_phone_counts_as_updated(client, world, key_a, upse
     assert Patient.objects.get(external_id="F1-kid2").mobile_phone == "+13125550199"
 
 
+def test_each_kind_of_change_counts_its_patient_once_as_updated(client, world, key_a, upsert_method):
+    """Counts come from what the merge wrote: a new visit day alone, a guarantor who becomes a
+    dependent (their balance goes), a patient changed in two ways at once (counted once), and a
+    new patient beside them."""
+    _post(client, key_a, family("F1") + family("F2"))
+    changed = family("F1") + family("F2")
+    changed[0]["last_visit_on"] = "2026-03-03"  # F1-kid1: a new visit day, nothing else
+    changed[2]["guarantor_external_id"] = "F2-g"  # F1-g: now a dependent of F2-g, balance dropped
+    del changed[2]["balance"]
+    changed[0]["guarantor_external_id"] = changed[1]["guarantor_external_id"] = "F2-g"
+    changed[5]["mobile_phone"] = "312-555-0199"  # F2-g: phone and balance, one patient
+    changed[5]["balance"]["total"] = "999.00"
+    changed.append({"external_id": "N1", "first_name": "New", "last_name": "Comer"})
+    body = _post(client, key_a, changed).json()
+    # Updated: F1-kid1, F1-kid2 (new guarantor), F1-g, F2-g; unchanged: F2-kid1, F2-kid2.
+    assert body == {"created": 1, "updated": 4, "unchanged": 2, "rejected": []}
+    assert not Balance.objects.filter(guarantor__external_id="F1-g").exists()
+    assert Visit.objects.filter(patient__external_id="F1-kid1").count() == 2
+    only_visit = changed[3:6]  # F2 as stored now, with a new visit day for F2-kid1
+    only_visit[0]["last_visit_on"] = "2026-03-04"
+    assert _post(client, key_a, only_visit).json() == {"created": 0, "updated": 1, "unchanged": 2,
+                                                       "rejected": []}
+
+
 def test_malformed_records_are_rejected_one_by_one_and_the_rest_applied(client, world, key_a, upsert_method):
     records = family()
     records += [
