@@ -92,7 +92,11 @@ JSON_ODD = {
                 {"total": "1", "extra": 1}, {"total": "1", "aging": []},
                 {"total": "1", "outstanding_claims": "2"}],
     "unknown_field": ["x"],
+    "last_visit_on": [None, "", " ", "2026-W05-3", "\u0662026-01-10", "2999-01-01", "2026-01-10 "],
+    "home_phone": ["", "+13125550142", "+19995550100", " +13125550142", "+44 20 7946 0958"],
+    "time_zone": ["", None, " America/Chicago", 5],
 }
+JSON_ODD["email"] = [*JSON_ODD["email"], "", " ana@example.com", "ANA@EXAMPLE.COM", "ana@example.com\n"]
 
 
 def _json_variants():
@@ -151,7 +155,8 @@ def test_an_as_of_time_read_twice_is_the_same_aware_time():
 # Values the straight-to-COPY path must not pass on as text PostgreSQL would read otherwise.
 COPY_ODD = {
     **ODD_VALUES,
-    "date_of_birth": [*ODD_VALUES["date_of_birth"], "2026-W05-3", "\u0661\u0669\u0668\u0664-09-30", " 1984-09-30"],
+    "date_of_birth": [*ODD_VALUES["date_of_birth"], "2026-W05-3", "\u0661\u0669\u0668\u0664-09-30",
+                      " 1984-09-30"],
     "last_visit_on": ["", "2026-01-10 ", "2999-01-01", "0001-01-01", "0000-01-01"],
     "balance_total": [*ODD_VALUES["balance_total"], "\u0661\u0662.50", "12.30", "0012.30"],
     "outstanding_claims": [*ODD_VALUES["outstanding_claims"], "\u0663", "007", "99999999999"],
