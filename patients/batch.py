@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from django.db import connection
 from django.db.models import F
 
 from .models import Patient
@@ -78,7 +79,18 @@ class BatchChecker:
                 del self.valid[external_id]
         return rejections
 
-    def _stored_guarantor_flags(self, external_ids: set[str]) -> dict[str, bool]:
+    def _stored_guarantor_flags(self, external_ids: set[str], method: str = "auto") -> dict[str, bool]:
+        """external_id -> whether that stored patient is their own guarantor (absent: unknown)."""
+        if not external_ids:
+            return {}
+        if method == "sql" or (method == "auto" and connection.vendor == "postgresql"):
+            # One array parameter rather than chunks of IN (%s, %s, ...): thousands of ids are
+            # looked up at once without a placeholder each.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT external_id, guarantor_id = id FROM patients_patient "
+                               "WHERE practice_id = %s AND external_id = ANY(%s)",
+                               [self.practice.pk, list(external_ids)])
+                return {external_id: bool(own) for external_id, own in cursor.fetchall()}
         flags: dict[str, bool] = {}
         it: Iterator[str] = iter(external_ids)
         while chunk := list(islice(it, _LOOKUP_CHUNK)):
