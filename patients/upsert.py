@@ -131,6 +131,7 @@ LEFT JOIN s g ON g.external_id = s.guarantor_external_id AND s.guarantor_externa
 LEFT JOIN patients_patient gp ON gp.practice_id = %(practice)s AND gp.external_id = s.guarantor_external_id
      AND s.guarantor_external_id <> s.external_id AND g.id IS NULL
 """
+SMALL_BATCH = 20_000  # rows: an API request at most, as the merge below plans it
 
 _UNRESOLVED = """
 SELECT external_id FROM patient_import_linked WHERE guarantor_ok IS NOT TRUE LIMIT 20
@@ -260,13 +261,21 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     # Looked up once: as an expression in the statement it would be evaluated for every row.
     cursor.execute("SELECT pg_get_serial_sequence('patients_patient', 'id')")
     params["sequence"] = cursor.fetchone()[0]
+    small = count <= SMALL_BATCH
     cursor.execute(_STAGE, params)
     cursor.execute(_UNRESOLVED)
     unresolved = [row[0] for row in cursor.fetchall()]
     if unresolved:
         raise GuarantorUnresolved(unresolved)
+    if small:
+        # The stored rows a small batch changes are found by their ids (primary key, balance's
+        # guarantor index), not by reading every patient and balance into a hash table. (For
+        # the staging above, hash joins measured faster even for 10,000 rows beside 100,000.)
+        cursor.execute("SET LOCAL enable_hashjoin = off")
     cursor.execute(_MERGE, params)
     created, updated = cursor.fetchone()
+    if small:
+        cursor.execute("SET LOCAL enable_hashjoin = on")
     cursor.execute("DROP TABLE patient_import_rows, patient_import_linked")
     if progress:
         progress(count)
