@@ -63,10 +63,13 @@ def test_a_changed_balance_or_phone_counts_as_updated(client, world, key_a, upse
     assert Patient.objects.get(external_id="F1-kid2").mobile_phone == "+13125550199"
 
 
-def test_each_kind_of_change_counts_its_patient_once_as_updated(client, world, key_a, upsert_method):
+@pytest.mark.parametrize("small_batch", [20_000, 0])
+def test_each_kind_of_change_counts_its_patient_once_as_updated(client, world, key_a, upsert_method,
+                                                                 small_batch, monkeypatch):
     """Counts come from what the merge wrote: a new visit day alone, a guarantor who becomes a
     dependent (their balance goes), a patient changed in two ways at once (counted once), and a
-    new patient beside them."""
+    new patient beside them. Through the merge as planned for a small batch and for a large one."""
+    monkeypatch.setattr("patients.upsert.SMALL_BATCH", small_batch)
     _post(client, key_a, family("F1") + family("F2"))
     changed = family("F1") + family("F2")
     changed[0]["last_visit_on"] = "2026-03-03"  # F1-kid1: a new visit day, nothing else
