@@ -7,7 +7,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from . import selectors, services
-from .records import record_to_json
+from .records import collector_paused, record_to_json
 from .upsert import GuarantorUnresolved
 
 router = Router(tags=["patients"])
@@ -115,6 +115,11 @@ _BULK_BODY = {
     openapi_extra={"requestBody": _BULK_BODY},
 )
 def patients_bulk(request: HttpRequest):
+    with collector_paused():
+        return _patients_bulk(request)
+
+
+def _patients_bulk(request: HttpRequest):
     try:
         # orjson: the 10,000-record body parsed several times faster than by the json module.
         body = orjson.loads(request.body or b"null")

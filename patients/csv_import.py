@@ -18,6 +18,7 @@ from .records import (
     FieldInvalid,
     PatientRecord,
     _NotSimple,
+    collector_paused,
     csv_copy_row_reader,
     record_from_csv,
     record_from_csv_checked,
@@ -158,6 +159,11 @@ def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> Validat
     With `normalized` (a text file), each row that passes its own checks is also written there
     as a CSV line for PostgreSQL's COPY, led by its row number, for the import to load as it is.
     """
+    with collector_paused():
+        return _csv_validate(binary, practice=practice, on_bytes=on_bytes, normalized=normalized)
+
+
+def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport:
     # Checked rows are written to memory and passed on to the file by the megabyte: the
     # csv module writing straight into a text file costs about twice as much a row.
     buffer = io.StringIO()

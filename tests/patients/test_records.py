@@ -227,3 +227,22 @@ def test_the_comparison_above_is_not_vacuous():
             continue
         quick += 1
     assert quick >= len(list(_copy_variants())) // 3
+
+
+def test_the_collector_resumes_after_a_batch_even_when_it_fails_and_stays_off_if_it_was_off():
+    import gc
+
+    from patients.records import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
