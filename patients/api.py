@@ -8,7 +8,7 @@ from pydantic import ConfigDict
 
 from . import selectors, services
 from .records import collector_paused, record_to_json
-from .upsert import GuarantorUnresolved
+from .upsert import GuarantorUnresolved, StoredMeanwhile
 
 router = Router(tags=["patients"])
 
@@ -136,6 +136,9 @@ def _patients_bulk(request: HttpRequest):
         # A guarantor was changed or removed by another request while this one was applied.
         raise HttpError(409, "Guarantors changed while this request was applied; nothing was "
                              "changed. Send it again.") from None
+    except StoredMeanwhile:
+        raise HttpError(409, "Some of these patients were stored by another request while this one "
+                             "was applied; nothing was changed. Send it again.") from None
     return {"created": result.counts.created, "updated": result.counts.updated,
             "unchanged": result.counts.unchanged, "rejected": result.rejected}
 

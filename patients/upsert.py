@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -47,6 +47,10 @@ class UpsertCounts:
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+class StoredMeanwhile(Exception):
+    """A patient the batch creates was stored by another writer while it was being applied."""
 
 
 class GuarantorUnresolved(Exception):
@@ -272,7 +276,13 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
         # guarantor index), not by reading every patient and balance into a hash table. (For
         # the staging above, hash joins measured faster even for 10,000 rows beside 100,000.)
         cursor.execute("SET LOCAL enable_hashjoin = off")
-    cursor.execute(_MERGE, params)
+    try:
+        cursor.execute(_MERGE, params)
+    except IntegrityError:
+        # Only the (practice, external_id) of a new patient can collide: another writer (not an
+        # import: imports hold the lock above) stored it since the staging. Nothing is applied;
+        # the caller may send the batch again, and it will then update that patient.
+        raise StoredMeanwhile from None
     created, updated = cursor.fetchone()
     if small:
         cursor.execute("SET LOCAL enable_hashjoin = on")

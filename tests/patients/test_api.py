@@ -251,3 +251,36 @@ def test_stored_guarantors_are_looked_up_the_same_either_way(client, world, key_
     checker = BatchChecker(practice=world.practice_a)
     flags = checker._stored_guarantor_flags({"F1-g", "F1-kid1", "F2-g", "nobody"}, method=method)
     assert flags == {"F1-g": True, "F1-kid1": False}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_stored_by_another_writer_during_the_merge_gets_409_and_changes_nothing(client, world):
+    """New patients are plain INSERTs: if someone else (not an import) stores one of them between
+    the staging and the merge, the request is refused as a whole and can be sent again."""
+    import psycopg
+    from django.db import connection
+
+    secret = api_key_create(practice=world.practice_a)[1]
+    settings = connection.settings_dict
+    params = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"],
+              "password": settings["PASSWORD"], "dbname": settings["NAME"]}
+
+    def store_one_first(execute, sql, sql_params, many, context):
+        if sql.lstrip().startswith("WITH new_patients"):
+            with psycopg.connect(**params, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO patients_patient (practice_id, external_id, first_name, last_name, email, "
+                    "mobile_phone, home_phone, time_zone, consent_email, consent_sms, consent_voice, "
+                    "paperless, do_not_recall, created_at, updated_at) VALUES (%s, 'F1-kid2', 'Other', "
+                    "'Writer', '', '', '', '', false, false, false, false, false, now(), now())",
+                    [world.practice_a.pk])
+        return execute(sql, sql_params, many, context)
+
+    with connection.execute_wrapper(store_one_first):
+        response = _post(client, secret, family())
+    assert response.status_code == 409 and "Send it again" in response.json()["detail"]
+    assert list(Patient.objects.filter(practice=world.practice_a).values_list("external_id", flat=True)) == [
+        "F1-kid2"]
+    again = _post(client, secret, family())
+    assert again.json() == {"created": 2, "updated": 1, "unchanged": 0, "rejected": []}
+    assert Patient.objects.get(external_id="F1-kid2").guarantor == Patient.objects.get(external_id="F1-g")
