@@ -284,3 +284,14 @@ def test_a_patient_stored_by_another_writer_during_the_merge_gets_409_and_change
     again = _post(client, secret, family())
     assert again.json() == {"created": 2, "updated": 1, "unchanged": 0, "rejected": []}
     assert Patient.objects.get(external_id="F1-kid2").guarantor == Patient.objects.get(external_id="F1-g")
+
+
+def test_visits_go_with_their_patient_and_their_practice(client, world, key_a):
+    """Visit -> patient has no database constraint (see Visit): the ORM's cascade removes them."""
+    _post(client, key_a, family("F1") + family("F2"))
+    assert Visit.objects.filter(practice=world.practice_a).count() == 4
+    Patient.objects.get(practice=world.practice_a, external_id="F1-kid1").delete()
+    assert set(Visit.objects.values_list("patient__external_id", flat=True)) == {"F1-g", "F2-kid1", "F2-g"}
+    world.practice_a.delete()
+    assert not Visit.objects.exists()
+    assert not Patient.objects.filter(external_id__startswith="F").exists()
