@@ -4,53 +4,64 @@ import orjson
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from . import selectors, services
-from .records import record_to_json
-from .upsert import GuarantorUnresolved
+from .records import collector_paused, record_to_json
+from .upsert import GuarantorUnresolved, StoredMeanwhile
 
 router = Router(tags=["patients"])
 
 
+# The documented shape is what the checks in records.py accept: a field with a default may be left
+# out, and one whose type includes null may be sent as null (read as its default). Unknown fields
+# are refused, except inside `consents`.
+
 class Consents(Schema):
-    email: bool = False
-    sms: bool = False
-    voice: bool = False
-    paperless: bool = False
+    email: bool | None = False
+    sms: bool | None = False
+    voice: bool | None = False
+    paperless: bool | None = False
 
 
 class Aging(Schema):
-    current: str = "0.00"
-    d31_60: str = "0.00"
-    d61_90: str = "0.00"
-    d91_120: str = "0.00"
-    over_120: str = "0.00"
+    model_config = ConfigDict(extra="forbid")
+
+    current: str | None = "0.00"
+    d31_60: str | None = "0.00"
+    d61_90: str | None = "0.00"
+    d91_120: str | None = "0.00"
+    over_120: str | None = "0.00"
 
 
 class BalanceRecord(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     total: str
-    amount_due: str = "0.00"
-    aging: Aging
-    in_collections: bool = False
-    on_payment_plan: bool = False
-    outstanding_claims: int = 0
+    amount_due: str | None = "0.00"
+    aging: Aging | None = None
+    in_collections: bool | None = False
+    on_payment_plan: bool | None = False
+    outstanding_claims: int | None = 0
     as_of: str | None = None
 
 
 class PatientRecord(Schema):
     """One patient as the PMS knows them. Amounts are decimal strings ("125.40"); dates YYYY-MM-DD."""
 
+    model_config = ConfigDict(extra="forbid")
+
     external_id: str
     first_name: str
     last_name: str
     date_of_birth: str | None = None
-    email: str = ""
-    mobile_phone: str = ""
-    home_phone: str = ""
-    time_zone: str = ""
+    email: str | None = ""
+    mobile_phone: str | None = ""
+    home_phone: str | None = ""
+    time_zone: str | None = ""
     guarantor_external_id: str | None = None
-    consents: Consents
-    do_not_recall: bool = False
+    consents: Consents | None = None
+    do_not_recall: bool | None = False
     last_visit_on: str | None = None
     balance: BalanceRecord | None = None
 
@@ -72,6 +83,13 @@ class ApiError(Schema):
     detail: str
 
 
+class Unauthorized(Schema):
+    """The answer to a request without a valid API key (config/api.py)."""
+
+    error: str
+    detail: str
+
+
 _BULK_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
@@ -84,7 +102,8 @@ _BULK_BODY = {
 
 
 @router.post(
-    "/patients/bulk", response={200: BulkResult, 400: ApiError, 409: ApiError, 413: ApiError},
+    "/patients/bulk",
+    response={200: BulkResult, 400: ApiError, 401: Unauthorized, 409: ApiError, 413: ApiError},
     summary="Create or update up to 10,000 patients",
     description=(
         "Idempotent on `external_id`: sending the same records again changes nothing and counts them "
@@ -96,6 +115,11 @@ _BULK_BODY = {
     openapi_extra={"requestBody": _BULK_BODY},
 )
 def patients_bulk(request: HttpRequest):
+    with collector_paused():
+        return _patients_bulk(request)
+
+
+def _patients_bulk(request: HttpRequest):
     try:
         # orjson: the 10,000-record body parsed several times faster than by the json module.
         body = orjson.loads(request.body or b"null")
@@ -112,11 +136,14 @@ def patients_bulk(request: HttpRequest):
         # A guarantor was changed or removed by another request while this one was applied.
         raise HttpError(409, "Guarantors changed while this request was applied; nothing was "
                              "changed. Send it again.") from None
+    except StoredMeanwhile:
+        raise HttpError(409, "Some of these patients were stored by another request while this one "
+                             "was applied; nothing was changed. Send it again.") from None
     return {"created": result.counts.created, "updated": result.counts.updated,
             "unchanged": result.counts.unchanged, "rejected": result.rejected}
 
 
-@router.get("/patients/{path:external_id}", response={200: PatientRecord, 404: ApiError},
+@router.get("/patients/{path:external_id}", response={200: PatientRecord, 401: Unauthorized, 404: ApiError},
             summary="A stored patient, in the shape the bulk endpoint accepts")
 def patient_read(request: HttpRequest, external_id: str):
     patient = selectors.patient_get_by_external_id(practice=request.auth.practice, external_id=external_id)

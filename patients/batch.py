@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from django.db import connection
 from django.db.models import F
 
 from .models import Patient
@@ -44,13 +45,18 @@ class BatchChecker:
 
     def add(self, index: int, record: PatientRecord) -> BatchRejection | None:
         """Note a record that passed its own checks; a repeated id is rejected at once."""
-        seen = self.valid.get(record.external_id)
+        return self.add_ids(index, record.external_id, record.guarantor_external_id)
+
+    def add_ids(self, index: int, external_id: str, guarantor_external_id: str) -> BatchRejection | None:
+        """add() for a record given by its id and its guarantor's (its own for a guarantor)."""
+        seen = self.valid.get(external_id)
         if seen is not None:
             return BatchRejection(index, self.id_field,
-                                  f"{record.external_id!r} appears again (first at {self.where} {seen[0]})")
-        self.valid[record.external_id] = (index, record.is_guarantor)
-        if not record.is_guarantor:
-            self.refs.append((index, record.external_id, record.guarantor_external_id))
+                                  f"{external_id!r} appears again (first at {self.where} {seen[0]})")
+        is_guarantor = guarantor_external_id == external_id
+        self.valid[external_id] = (index, is_guarantor)
+        if not is_guarantor:
+            self.refs.append((index, external_id, guarantor_external_id))
         return None
 
     def finish(self) -> list[BatchRejection]:
@@ -73,7 +79,18 @@ class BatchChecker:
                 del self.valid[external_id]
         return rejections
 
-    def _stored_guarantor_flags(self, external_ids: set[str]) -> dict[str, bool]:
+    def _stored_guarantor_flags(self, external_ids: set[str], method: str = "auto") -> dict[str, bool]:
+        """external_id -> whether that stored patient is their own guarantor (absent: unknown)."""
+        if not external_ids:
+            return {}
+        if method == "sql" or (method == "auto" and connection.vendor == "postgresql"):
+            # One array parameter rather than chunks of IN (%s, %s, ...): thousands of ids are
+            # looked up at once without a placeholder each.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT external_id, guarantor_id = id FROM patients_patient "
+                               "WHERE practice_id = %s AND external_id = ANY(%s)",
+                               [self.practice.pk, list(external_ids)])
+                return {external_id: bool(own) for external_id, own in cursor.fetchall()}
         flags: dict[str, bool] = {}
         it: Iterator[str] = iter(external_ids)
         while chunk := list(islice(it, _LOOKUP_CHUNK)):

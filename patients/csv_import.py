@@ -1,7 +1,8 @@
 """Reading an uploaded patient CSV file: encoding, header, rows, streamed.
 
-The file is read twice (once to validate, once to import) and never held in memory: rows are
-validated and handed on one at a time.
+The file is never held in memory: rows are validated and handed on one at a time. On
+PostgreSQL the check also writes each valid row as a COPY line, which the import loads as it is;
+elsewhere the import reads the file again.
 """
 
 import codecs
@@ -11,7 +12,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .batch import BatchChecker
-from .records import CSV_COLUMN_NAMES, CSV_REQUIRED, PatientRecord, record_from_csv
+from .records import (
+    CSV_COLUMN_NAMES,
+    CSV_REQUIRED,
+    FieldInvalid,
+    PatientRecord,
+    _NotSimple,
+    collector_paused,
+    csv_copy_row_reader,
+    record_from_csv,
+    record_from_csv_checked,
+)
 from .upsert import copy_csv_writer, copy_row
 
 PREVIEW_ROWS = 10
@@ -53,8 +64,9 @@ class CsvRow:
     values: dict
 
 
-def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[CsvRow]:
-    """Rows of a UTF-8 CSV file (with or without BOM), each as column -> text.
+def csv_lines(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator:
+    """A UTF-8 CSV file (with or without BOM): first its checked header's columns, then
+    (row number, values) for each line that is not blank; a line may have the wrong width.
 
     Raises FileRefused for another encoding, a missing or wrong header, or no rows at all.
     """
@@ -75,19 +87,14 @@ def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterat
         if header is None:
             raise FileRefused("The file is empty: it has no header row and no patients. Download the "
                               "template to see the columns.")
-        columns = _check_header(header)
-        width = len(columns)
+        yield _check_header(header)
         any_rows = False
         for values in reader:
             number = reader.line_num
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
             any_rows = True
-            if len(values) != width:
-                problem = f"has {len(values)} values; the header has {width} columns"
-                yield CsvRow(number, {"__width__": problem})
-            else:
-                yield CsvRow(number, dict(zip(columns, values, strict=True)))
+            yield number, values
             if on_bytes and number % 1000 == 0:
                 on_bytes(counter.bytes_read)
         if not any_rows:
@@ -97,6 +104,25 @@ def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterat
                           f"only UTF-8 is accepted. {SAVE_AS}") from None
     except csv.Error as exc:
         raise FileRefused(f"The file is not a readable CSV file near row {number + 1}: {exc}.") from None
+
+
+def _width_problem(values: list, width: int) -> str:
+    return f"has {len(values)} values; the header has {width} columns"
+
+
+def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[CsvRow]:
+    """Rows of a UTF-8 CSV file (with or without BOM), each as column -> text.
+
+    Raises FileRefused for another encoding, a missing or wrong header, or no rows at all.
+    """
+    lines = csv_lines(binary, on_bytes=on_bytes)
+    columns = next(lines)
+    width = len(columns)
+    for number, values in lines:
+        if len(values) != width:
+            yield CsvRow(number, {"__width__": _width_problem(values, width)})
+        else:
+            yield CsvRow(number, dict(zip(columns, values, strict=True)))
 
 
 def _check_header(header: list[str]) -> list[str]:
@@ -133,10 +159,15 @@ def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> Validat
     With `normalized` (a text file), each row that passes its own checks is also written there
     as a CSV line for PostgreSQL's COPY, led by its row number, for the import to load as it is.
     """
+    with collector_paused():
+        return _csv_validate(binary, practice=practice, on_bytes=on_bytes, normalized=normalized)
+
+
+def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport:
     # Checked rows are written to memory and passed on to the file by the megabyte: the
     # csv module writing straight into a text file costs about twice as much a row.
     buffer = io.StringIO()
-    writer = copy_csv_writer(buffer) if normalized is not None else None
+    writerow = copy_csv_writer(buffer).writerow
     report = ValidationReport()
     checker = BatchChecker(practice=practice, where="row")
     rejected: dict[int, list] = {}
@@ -144,31 +175,45 @@ def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> Validat
     def reject(number, field_name, message):
         rejected.setdefault(number, []).append((field_name, message))
 
-    for row in csv_rows(binary, on_bytes=on_bytes):
-        report.total_rows += 1
-        if "__width__" in row.values:
-            reject(row.number, "", row.values["__width__"])
-        else:
-            record, errors = record_from_csv(row.values)
+    lines = csv_lines(binary, on_bytes=on_bytes)
+    columns = next(lines)
+    width = len(columns)
+    # The usual row goes from the file's values to its COPY line in one step; anything unusual
+    # (or wrong) goes to the full check, which decides and names every problem.
+    fast = csv_copy_row_reader(columns)
+    add = checker.add_ids
+    id_at = columns.index("external_id")
+    total = 0
+    for number, values in lines:
+        total += 1
+        if total <= PREVIEW_ROWS:
+            shown = dict(zip(columns, values, strict=True)) if len(values) == width else {}
+            report.preview.append({"row": number, "values": [shown.get(c, "") for c in CSV_COLUMN_NAMES]})
+        if len(values) != width:
+            reject(number, "", _width_problem(values, width))
+            continue
+        try:
+            row = fast(number, values)
+        except (_NotSimple, FieldInvalid, KeyError, ValueError):
+            record, errors = record_from_csv_checked(dict(zip(columns, values, strict=True)))
             if record is None:
-                checker.add_rejected(row.number, row.values.get("external_id"))
+                checker.add_rejected(number, values[id_at])
                 for error in errors:
-                    reject(row.number, error.field, error.message)
-            else:
-                duplicate = checker.add(row.number, record)
-                if duplicate:
-                    reject(row.number, duplicate.field, duplicate.message)
-                elif writer is not None:
-                    writer.writerow((row.number, *copy_row(record)))
-                    if buffer.tell() > FLUSH_CHARS:
-                        normalized.write(buffer.getvalue())
-                        buffer.seek(0)
-                        buffer.truncate()
-        if len(report.preview) < PREVIEW_ROWS:
-            report.preview.append({"row": row.number,
-                                   "values": [row.values.get(c, "") for c in CSV_COLUMN_NAMES]})
+                    reject(number, error.field, error.message)
+                continue
+            row = (number, *copy_row(record))
+        duplicate = add(number, row[1], row[14])
+        if duplicate:
+            reject(number, duplicate.field, duplicate.message)
+        elif normalized is not None:
+            writerow(row)
+            if buffer.tell() > FLUSH_CHARS:
+                normalized.write(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
     if normalized is not None:
         normalized.write(buffer.getvalue())
+    report.total_rows = total
     for rejection in checker.finish():
         reject(rejection.index, rejection.field, rejection.message)
     report.rejected_rows = sorted(rejected)

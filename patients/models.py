@@ -127,11 +127,15 @@ class Balance(models.Model):
 class Visit(models.Model):
     """A visit day of a patient, as the PMS reports it."""
 
-    # The patient's practice, copied for filtering; the patient link carries the integrity, and
-    # the (patient, visited_on) constraint's index serves lookups by patient.
+    # The patient's practice, copied for filtering; the (patient, visited_on) constraint's index
+    # serves lookups by patient. Visits are written only by the import, for the patient rows it
+    # writes in the same statement, and go with their patient (on_delete, through the ORM): no
+    # database constraint, which would cost a deferred check (and a row lock on the patient) per
+    # visit at commit, about a fifth of a first import of 100,000 patients (measured).
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="visits",
                                  db_index=False, db_constraint=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits", db_index=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits", db_index=False,
+                                db_constraint=False)
     visited_on = models.DateField()
 
     class Meta:

@@ -16,7 +16,13 @@ from .batch import BatchChecker
 from .csv_import import FileRefused, RowsChanged, csv_records, csv_validate
 from .models import ImportMode, ImportStatus, Patient, PatientImport
 from .records import PatientRecord, record_from_json
-from .upsert import GuarantorUnresolved, UpsertCounts, patients_upsert, patients_upsert_copy_file
+from .upsert import (
+    GuarantorUnresolved,
+    StoredMeanwhile,
+    UpsertCounts,
+    patients_upsert,
+    patients_upsert_copy_file,
+)
 
 BULK_LIMIT = 10_000
 
@@ -198,9 +204,10 @@ def patient_import_run(*, import_id: int) -> PatientImport:
             audit_record(practice=patient_import.practice, actor=patient_import.created_by,
                          action="patients.imported", target=f"import {import_id}",
                          created=counts.created, updated=counts.updated, unchanged=counts.unchanged)
-    except (FileRefused, RowsChanged, GuarantorUnresolved, DatabaseError, OSError) as exc:
+    except (FileRefused, RowsChanged, GuarantorUnresolved, StoredMeanwhile, DatabaseError, OSError) as exc:
         failure = {
             GuarantorUnresolved: "Some guarantors were removed or changed since the file was checked.",
+            StoredMeanwhile: "Some of its patients were stored by someone else while it ran.",
             RowsChanged: "The file no longer reads as it did when it was checked.",
         }.get(type(exc), f"The import stopped ({type(exc).__name__}).")
         PatientImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(

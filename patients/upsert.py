@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -47,6 +47,10 @@ class UpsertCounts:
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+class StoredMeanwhile(Exception):
+    """A patient the batch creates was stored by another writer while it was being applied."""
 
 
 class GuarantorUnresolved(Exception):
@@ -115,8 +119,7 @@ def _tuple(prefix: str, fields: list[str]) -> str:
 _STAGE = """
 CREATE TEMPORARY TABLE patient_import_linked ON COMMIT DROP AS
 WITH s AS MATERIALIZED (
-    SELECT t.*, p.id AS existing_id,
-           COALESCE(p.id, nextval(pg_get_serial_sequence('patients_patient', 'id'))) AS id
+    SELECT t.*, p.id AS existing_id, COALESCE(p.id, nextval(%(sequence)s::regclass)) AS id
     FROM patient_import_rows t
     LEFT JOIN patients_patient p ON p.practice_id = %(practice)s AND p.external_id = t.external_id
 )
@@ -132,69 +135,75 @@ LEFT JOIN s g ON g.external_id = s.guarantor_external_id AND s.guarantor_externa
 LEFT JOIN patients_patient gp ON gp.practice_id = %(practice)s AND gp.external_id = s.guarantor_external_id
      AND s.guarantor_external_id <> s.external_id AND g.id IS NULL
 """
+SMALL_BATCH = 20_000  # rows: an API request at most, as the merge below plans it
 
 _UNRESOLVED = """
 SELECT external_id FROM patient_import_linked WHERE guarantor_ok IS NOT TRUE LIMIT 20
 """
 
-# 3. Classify against what is stored, before anything is written.
-_CLASSIFY = f"""
-SELECT count(*) FILTER (WHERE p.id IS NULL),
-       count(*) FILTER (WHERE p.id IS NOT NULL AND (
-           {_tuple("p", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("t", PATIENT_FIELDS)}
+# 3. Merge, and count from what the merge did: new patients are plain INSERTs (their rows,
+#    balances and visits cannot exist yet); stored ones are written only where something
+#    differs, and each statement returns the patients it changed. A stored patient counts as
+#    updated when any of the statements changed something of theirs; the others are unchanged.
+#    One statement: its parts see the same snapshot and touch different rows; the foreign keys
+#    (deferred) are checked at commit.
+_MERGE = f"""
+WITH new_patients AS (
+    INSERT INTO patients_patient (id, practice_id, external_id, {", ".join(PATIENT_FIELDS)}, guarantor_id,
+                                  last_visit_on, created_at, updated_at)
+    SELECT t.id, %(practice)s, t.external_id, {", ".join("t." + f for f in PATIENT_FIELDS)}, t.guarantor_id,
+           t.last_visit_on, %(now)s, %(now)s
+    FROM patient_import_linked t
+    WHERE t.existing_id IS NULL
+    RETURNING 1
+), changed_patients AS (
+    UPDATE patients_patient p SET
+        {", ".join(f"{f} = t.{f}" for f in PATIENT_FIELDS)},
+        guarantor_id = t.guarantor_id,
+        last_visit_on = GREATEST(p.last_visit_on, t.last_visit_on),
+        updated_at = %(now)s
+    FROM patient_import_linked t
+    WHERE t.existing_id IS NOT NULL AND p.id = t.existing_id
+      AND ({_tuple("p", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("t", PATIENT_FIELDS)}
            OR p.guarantor_id IS DISTINCT FROM t.guarantor_id
-           OR (t.last_visit_on IS NOT NULL AND v.id IS NULL)
-           OR (t.has_balance AND (b.id IS NULL
-               OR {_tuple("b", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("t", BALANCE_FIELDS)}))
-           OR (t.guarantor_external_id <> t.external_id AND b.id IS NOT NULL))),
-       count(*)
-FROM patient_import_linked t
-LEFT JOIN patients_patient p ON p.id = t.existing_id
-LEFT JOIN patients_balance b ON b.guarantor_id = t.existing_id
-LEFT JOIN patients_visit v ON v.patient_id = t.existing_id AND v.visited_on = t.last_visit_on
+           OR GREATEST(p.last_visit_on, t.last_visit_on) IS DISTINCT FROM p.last_visit_on)
+    RETURNING p.id
+), new_balances AS (
+    INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
+    SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
+    FROM patient_import_linked t
+    WHERE t.has_balance AND t.existing_id IS NULL
+), changed_balances AS (
+    INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
+    SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
+    FROM patient_import_linked t
+    WHERE t.has_balance AND t.existing_id IS NOT NULL
+    ON CONFLICT (guarantor_id) DO UPDATE SET
+        {", ".join(f"{f} = EXCLUDED.{f}" for f in BALANCE_FIELDS)}, updated_at = EXCLUDED.updated_at
+    WHERE {_tuple("patients_balance", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", BALANCE_FIELDS)}
+    RETURNING guarantor_id AS id
+), dropped_balances AS (
+    DELETE FROM patients_balance b
+    USING patient_import_linked t
+    WHERE b.guarantor_id = t.existing_id AND t.guarantor_external_id <> t.external_id
+    RETURNING b.guarantor_id AS id
+), new_visits AS (
+    INSERT INTO patients_visit (practice_id, patient_id, visited_on)
+    SELECT %(practice)s, t.id, t.last_visit_on
+    FROM patient_import_linked t
+    WHERE t.last_visit_on IS NOT NULL AND t.existing_id IS NULL
+), added_visits AS (
+    INSERT INTO patients_visit (practice_id, patient_id, visited_on)
+    SELECT %(practice)s, t.id, t.last_visit_on
+    FROM patient_import_linked t
+    WHERE t.last_visit_on IS NOT NULL AND t.existing_id IS NOT NULL
+    ON CONFLICT (patient_id, visited_on) DO NOTHING
+    RETURNING patient_id AS id
+)
+SELECT (SELECT count(*) FROM new_patients),
+       (SELECT count(*) FROM (SELECT id FROM changed_patients UNION SELECT id FROM changed_balances
+                              UNION SELECT id FROM dropped_balances UNION SELECT id FROM added_visits) c)
 """  # noqa: S608 - composed from the constant field lists above, no input
-
-# 4. Merge: one INSERT ... ON CONFLICT that touches only the rows that differ.
-_MERGE_PATIENTS = f"""
-INSERT INTO patients_patient (id, practice_id, external_id, {", ".join(PATIENT_FIELDS)}, guarantor_id,
-                              last_visit_on, created_at, updated_at)
-SELECT t.id, %(practice)s, t.external_id, {", ".join("t." + f for f in PATIENT_FIELDS)}, t.guarantor_id,
-       t.last_visit_on, %(now)s, %(now)s
-FROM patient_import_linked t
-ON CONFLICT (practice_id, external_id) DO UPDATE SET
-    {", ".join(f"{f} = EXCLUDED.{f}" for f in PATIENT_FIELDS)},
-    guarantor_id = EXCLUDED.guarantor_id,
-    last_visit_on = GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on),
-    updated_at = EXCLUDED.updated_at
-WHERE {_tuple("patients_patient", PATIENT_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", PATIENT_FIELDS)}
-   OR patients_patient.guarantor_id IS DISTINCT FROM EXCLUDED.guarantor_id
-   OR GREATEST(patients_patient.last_visit_on, EXCLUDED.last_visit_on)
-      IS DISTINCT FROM patients_patient.last_visit_on
-"""  # noqa: S608 - composed from the constant field lists above, no input
-
-_MERGE_BALANCES = f"""
-INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
-SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
-FROM patient_import_linked t
-WHERE t.has_balance
-ON CONFLICT (guarantor_id) DO UPDATE SET
-    {", ".join(f"{f} = EXCLUDED.{f}" for f in BALANCE_FIELDS)}, updated_at = EXCLUDED.updated_at
-WHERE {_tuple("patients_balance", BALANCE_FIELDS)} IS DISTINCT FROM {_tuple("EXCLUDED", BALANCE_FIELDS)}
-"""  # noqa: S608 - composed from the constant field lists above, no input
-
-_DROP_DEPENDENT_BALANCES = """
-DELETE FROM patients_balance b
-USING patient_import_linked t
-WHERE b.guarantor_id = t.existing_id AND t.guarantor_external_id <> t.external_id
-"""
-
-_ADD_VISITS = """
-INSERT INTO patients_visit (practice_id, patient_id, visited_on)
-SELECT %(practice)s, t.id, t.last_visit_on
-FROM patient_import_linked t
-WHERE t.last_visit_on IS NOT NULL
-ON CONFLICT (patient_id, visited_on) DO NOTHING
-"""
 
 
 def _create_temp_table(cursor, *, with_row_number: bool = False) -> None:
@@ -253,19 +262,34 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
     # The temporary table has no statistics, and the planner's guess is to sort 100,000 text keys
     # for merge joins; hash joins do the same work about a quarter faster (measured).
     cursor.execute("SET LOCAL enable_mergejoin = off")
+    # Looked up once: as an expression in the statement it would be evaluated for every row.
+    cursor.execute("SELECT pg_get_serial_sequence('patients_patient', 'id')")
+    params["sequence"] = cursor.fetchone()[0]
+    small = count <= SMALL_BATCH
     cursor.execute(_STAGE, params)
     cursor.execute(_UNRESOLVED)
     unresolved = [row[0] for row in cursor.fetchall()]
     if unresolved:
         raise GuarantorUnresolved(unresolved)
-    cursor.execute(_CLASSIFY, params)
-    created, updated, total = cursor.fetchone()
-    for statement in (_MERGE_PATIENTS, _MERGE_BALANCES, _DROP_DEPENDENT_BALANCES, _ADD_VISITS):
-        cursor.execute(statement, params)
+    if small:
+        # The stored rows a small batch changes are found by their ids (primary key, balance's
+        # guarantor index), not by reading every patient and balance into a hash table. (For
+        # the staging above, hash joins measured faster even for 10,000 rows beside 100,000.)
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+    try:
+        cursor.execute(_MERGE, params)
+    except IntegrityError:
+        # Only the (practice, external_id) of a new patient can collide: another writer (not an
+        # import: imports hold the lock above) stored it since the staging. Nothing is applied;
+        # the caller may send the batch again, and it will then update that patient.
+        raise StoredMeanwhile from None
+    created, updated = cursor.fetchone()
+    if small:
+        cursor.execute("SET LOCAL enable_hashjoin = on")
     cursor.execute("DROP TABLE patient_import_rows, patient_import_linked")
     if progress:
         progress(count)
-    return UpsertCounts(created=created, updated=updated, unchanged=total - created - updated)
+    return UpsertCounts(created=created, updated=updated, unchanged=count - created - updated)
 
 
 # --- Any database: chunks compared in Python ---

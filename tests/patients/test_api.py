@@ -63,6 +63,33 @@ def test_a_changed_balance_or_phone_counts_as_updated(client, world, key_a, upse
     assert Patient.objects.get(external_id="F1-kid2").mobile_phone == "+13125550199"
 
 
+@pytest.mark.parametrize("small_batch", [20_000, 0])
+def test_each_kind_of_change_counts_its_patient_once_as_updated(client, world, key_a, upsert_method,
+                                                                 small_batch, monkeypatch):
+    """Counts come from what the merge wrote: a new visit day alone, a guarantor who becomes a
+    dependent (their balance goes), a patient changed in two ways at once (counted once), and a
+    new patient beside them. Through the merge as planned for a small batch and for a large one."""
+    monkeypatch.setattr("patients.upsert.SMALL_BATCH", small_batch)
+    _post(client, key_a, family("F1") + family("F2"))
+    changed = family("F1") + family("F2")
+    changed[0]["last_visit_on"] = "2026-03-03"  # F1-kid1: a new visit day, nothing else
+    changed[2]["guarantor_external_id"] = "F2-g"  # F1-g: now a dependent of F2-g, balance dropped
+    del changed[2]["balance"]
+    changed[0]["guarantor_external_id"] = changed[1]["guarantor_external_id"] = "F2-g"
+    changed[5]["mobile_phone"] = "312-555-0199"  # F2-g: phone and balance, one patient
+    changed[5]["balance"]["total"] = "999.00"
+    changed.append({"external_id": "N1", "first_name": "New", "last_name": "Comer"})
+    body = _post(client, key_a, changed).json()
+    # Updated: F1-kid1, F1-kid2 (new guarantor), F1-g, F2-g; unchanged: F2-kid1, F2-kid2.
+    assert body == {"created": 1, "updated": 4, "unchanged": 2, "rejected": []}
+    assert not Balance.objects.filter(guarantor__external_id="F1-g").exists()
+    assert Visit.objects.filter(patient__external_id="F1-kid1").count() == 2
+    only_visit = changed[3:6]  # F2 as stored now, with a new visit day for F2-kid1
+    only_visit[0]["last_visit_on"] = "2026-03-04"
+    assert _post(client, key_a, only_visit).json() == {"created": 0, "updated": 1, "unchanged": 2,
+                                                       "rejected": []}
+
+
 def test_malformed_records_are_rejected_one_by_one_and_the_rest_applied(client, world, key_a, upsert_method):
     records = family()
     records += [
@@ -211,3 +238,60 @@ def test_awkward_text_is_stored_exactly_through_either_path(client, world, key_a
     stored = dict(Patient.objects.filter(practice=world.practice_a).values_list("external_id", "last_name"))
     assert stored == {f"W{i}": name or "y" for i, name in enumerate(names)}
     assert _post(client, key_a, records).json()["unchanged"] == len(names)
+
+
+@pytest.mark.parametrize("method", ["sql", "orm"])
+def test_stored_guarantors_are_looked_up_the_same_either_way(client, world, key_a, method):
+    """The check of links to stored guarantors: one array query on PostgreSQL, chunks elsewhere."""
+    from patients.batch import BatchChecker
+
+    _post(client, key_a, family("F1"))
+    key_b = api_key_create(practice=world.practice_b)[1]
+    _post(client, key_b, family("F2"))  # another practice's guarantor is unknown here
+    checker = BatchChecker(practice=world.practice_a)
+    flags = checker._stored_guarantor_flags({"F1-g", "F1-kid1", "F2-g", "nobody"}, method=method)
+    assert flags == {"F1-g": True, "F1-kid1": False}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_stored_by_another_writer_during_the_merge_gets_409_and_changes_nothing(client, world):
+    """New patients are plain INSERTs: if someone else (not an import) stores one of them between
+    the staging and the merge, the request is refused as a whole and can be sent again."""
+    import psycopg
+    from django.db import connection
+
+    secret = api_key_create(practice=world.practice_a)[1]
+    settings = connection.settings_dict
+    params = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"],
+              "password": settings["PASSWORD"], "dbname": settings["NAME"]}
+
+    def store_one_first(execute, sql, sql_params, many, context):
+        if sql.lstrip().startswith("WITH new_patients"):
+            with psycopg.connect(**params, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO patients_patient (practice_id, external_id, first_name, last_name, email, "
+                    "mobile_phone, home_phone, time_zone, consent_email, consent_sms, consent_voice, "
+                    "paperless, do_not_recall, created_at, updated_at) VALUES (%s, 'F1-kid2', 'Other', "
+                    "'Writer', '', '', '', '', false, false, false, false, false, now(), now())",
+                    [world.practice_a.pk])
+        return execute(sql, sql_params, many, context)
+
+    with connection.execute_wrapper(store_one_first):
+        response = _post(client, secret, family())
+    assert response.status_code == 409 and "Send it again" in response.json()["detail"]
+    assert list(Patient.objects.filter(practice=world.practice_a).values_list("external_id", flat=True)) == [
+        "F1-kid2"]
+    again = _post(client, secret, family())
+    assert again.json() == {"created": 2, "updated": 1, "unchanged": 0, "rejected": []}
+    assert Patient.objects.get(external_id="F1-kid2").guarantor == Patient.objects.get(external_id="F1-g")
+
+
+def test_visits_go_with_their_patient_and_their_practice(client, world, key_a):
+    """Visit -> patient has no database constraint (see Visit): the ORM's cascade removes them."""
+    _post(client, key_a, family("F1") + family("F2"))
+    assert Visit.objects.filter(practice=world.practice_a).count() == 4
+    Patient.objects.get(practice=world.practice_a, external_id="F1-kid1").delete()
+    assert set(Visit.objects.values_list("patient__external_id", flat=True)) == {"F1-g", "F2-kid1", "F2-g"}
+    world.practice_a.delete()
+    assert not Visit.objects.exists()
+    assert not Patient.objects.filter(external_id__startswith="F").exists()

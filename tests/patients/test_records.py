@@ -92,7 +92,11 @@ JSON_ODD = {
                 {"total": "1", "extra": 1}, {"total": "1", "aging": []},
                 {"total": "1", "outstanding_claims": "2"}],
     "unknown_field": ["x"],
+    "last_visit_on": [None, "", " ", "2026-W05-3", "\u0662026-01-10", "2999-01-01", "2026-01-10 "],
+    "home_phone": ["", "+13125550142", "+19995550100", " +13125550142", "+44 20 7946 0958"],
+    "time_zone": ["", None, " America/Chicago", 5],
 }
+JSON_ODD["email"] = [*JSON_ODD["email"], "", " ana@example.com", "ANA@EXAMPLE.COM", "ana@example.com\n"]
 
 
 def _json_variants():
@@ -146,3 +150,99 @@ def test_an_as_of_time_read_twice_is_the_same_aware_time():
         clean_datetime("yesterday")
     with pytest.raises(FieldInvalid):
         clean_datetime("yesterday")  # a refusal is not remembered as a value
+
+
+# Values the straight-to-COPY path must not pass on as text PostgreSQL would read otherwise.
+COPY_ODD = {
+    **ODD_VALUES,
+    "date_of_birth": [*ODD_VALUES["date_of_birth"], "2026-W05-3", "\u0661\u0669\u0668\u0664-09-30",
+                      " 1984-09-30"],
+    "last_visit_on": ["", "2026-01-10 ", "2999-01-01", "0001-01-01", "0000-01-01"],
+    "balance_total": [*ODD_VALUES["balance_total"], "\u0661\u0662.50", "12.30", "0012.30"],
+    "outstanding_claims": [*ODD_VALUES["outstanding_claims"], "\u0663", "007", "99999999999"],
+    "mobile_phone": [*ODD_VALUES["mobile_phone"], "+13125550142", "+19995550100", "+1312555014\u0662",
+                     " +13125550142"],
+    "consent_email": ["True", "YES", "Yes", "yEs", " y ", "X", "x", "0", "maybe"],
+    "email": [*ODD_VALUES["email"], " ana@example.com", "ana@example.com\n", "Ana@Example.COM"],
+    "time_zone": [*ODD_VALUES["time_zone"], "america/chicago"],
+    "balance_as_of": [*ODD_VALUES["balance_as_of"], "2026-02-02T08:00:00-06:00"],
+}
+
+
+# BASE with amounts as a PMS usually writes them, so that most variants take the quick path.
+COPY_BASE = {**BASE, "balance_amount_due": "5.00", "aging_31_60": "5.00"}
+
+
+def _copy_variants():
+    for column, values in COPY_ODD.items():
+        for value in values:
+            yield {**COPY_BASE, column: value}
+    yield {**COPY_BASE, "guarantor_external_id": "OTHER", "balance_total": "", "balance_amount_due": "",
+           "aging_current": "", "aging_31_60": "", "on_payment_plan": "", "outstanding_claims": "",
+           "balance_as_of": ""}
+
+
+def _copy_line(row: tuple) -> str:
+    import io
+
+    from patients.upsert import copy_csv_writer
+
+    out = io.StringIO()
+    copy_csv_writer(out).writerow(row)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("row", list(_copy_variants()))
+@pytest.mark.parametrize("order", ["template", "shuffled"])
+def test_the_straight_to_copy_path_writes_what_the_full_check_stores(row, order):
+    """Either the row goes to the full check, or its COPY line is the full check's, byte for byte."""
+    import random
+
+    from patients.records import csv_copy_row_reader
+    from patients.upsert import copy_row
+
+    columns = list(row)
+    if order == "shuffled":
+        random.Random(5).shuffle(columns)
+        columns = [c for c in columns if row[c] or c in ("external_id", "first_name", "last_name")]
+    values = [row[c] for c in columns]
+    record, errors = record_from_csv_checked({c: row[c] for c in columns})
+    try:
+        fast = csv_copy_row_reader(columns)(7, values)
+    except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        return
+    assert record is not None, (fast, errors)
+    assert _copy_line(fast) == _copy_line((7, *copy_row(record)))
+
+
+
+def test_the_comparison_above_is_not_vacuous():
+    from patients.records import csv_copy_row_reader
+
+    quick = 0
+    for row in _copy_variants():
+        try:
+            csv_copy_row_reader(list(row))(7, list(row.values()))
+        except (_NotSimple, FieldInvalid, KeyError, ValueError):
+            continue
+        quick += 1
+    assert quick >= len(list(_copy_variants())) // 3
+
+
+def test_the_collector_resumes_after_a_batch_even_when_it_fails_and_stays_off_if_it_was_off():
+    import gc
+
+    from patients.records import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
