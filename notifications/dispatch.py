@@ -33,6 +33,7 @@ Reclaim rule for an expired lease (`sending` and `lease_expires_at` past), run b
   interrupted ..." in the row's history and decide to send again or cancel.
 """
 
+import hashlib
 import logging
 import random
 import threading
@@ -41,11 +42,23 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from practices.models import Practice
+
 from .channels import FateUnknown, PermanentError, TemporaryError, channel_open
-from .contact_policy import PolicyContext
-from .models import WAITING_STATUSES, Channel, Notification, NotificationEvent, OptOut, Status
+from .contact_policy import PHONE_CHANNELS, Decision, PolicyContext
+from .models import (
+    WAITING_STATUSES,
+    Channel,
+    Notification,
+    NotificationEvent,
+    OptOut,
+    ReasonCode,
+    Status,
+)
 from .sending_rate import rate_for, sending_rate_acquire
 
 logger = logging.getLogger(__name__)
@@ -101,18 +114,33 @@ def _ids_in(ids: list[int]) -> tuple[str, list]:
     return f"{TABLE}.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
+def _status_among(statuses, column: str = "status") -> tuple[str, list]:
+    """`status IN (...)` for a statement that already names its rows by id.
+
+    On PostgreSQL the statuses are wrapped in a scalar subquery so the planner cannot match the
+    partial indexes whose predicate is a status (notif_due_idx, notif_lease_idx): their
+    statistics lag behind rows that change status every second, so the planner would believe
+    them nearly empty and scan every row in flight (100,000 during a large drain) instead of
+    looking the ids up in the primary key.
+    """
+    statuses = list(statuses)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY((SELECT %s::varchar[])::varchar[])", [statuses]
+    return f"{column} IN ({', '.join(['%s'] * len(statuses))})", statuses
+
+
 def claim_ids(ids: list[int]) -> list[int]:
     """Claim those of `ids` that are waiting and due (the immediate path, in the task)."""
     if not ids:
         return []
     now = timezone.now()
-    waiting = list(WAITING_STATUSES)
     where, id_args = _ids_in(ids)
+    among, status_args = _status_among(WAITING_STATUSES)
     sql = (f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, "  # noqa: S608
            f"attempt_started_at = NULL, updated_at = %s WHERE {where} "
-           f"AND status IN ({', '.join(['%s'] * len(waiting))}) AND send_at <= %s RETURNING id")
+           f"AND {among} AND send_at <= %s RETURNING id")
     args = [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *id_args,
-            *waiting, now]
+            *status_args, now]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, args)
         return [row[0] for row in cursor.fetchall()]
@@ -204,17 +232,17 @@ def _sender(n: Notification, ctx: PolicyContext) -> str:
     return settings.TWILIO_DEFAULT_FROM
 
 
-def _event(pk, status, detail="", reason_code=""):
-    return NotificationEvent(notification_id=pk, status=status, detail=detail[:500],
-                             reason_code=reason_code)
+def _event(pk, status, detail="", reason_code="") -> tuple:
+    """A status event to write with `_events_write`: (notification id, status, reason, detail)."""
+    return (pk, status, reason_code, detail[:500])
 
 
 _EVENTS = NotificationEvent._meta.db_table
 
 
-def _events_write(events: list[NotificationEvent]) -> None:
-    """Insert a batch's status events in one multi-row INSERT (bulk_create's per-object
-    preparation costs more than the statement at thousands of messages a second)."""
+def _events_write(events: list[tuple]) -> None:
+    """Insert a batch's status events (tuples from `_event`) in one multi-row INSERT: building
+    a model instance per event costs more than the statement at thousands of messages a second."""
     if not events:
         return
     now = timezone.now()
@@ -223,12 +251,11 @@ def _events_write(events: list[NotificationEvent]) -> None:
         # Four array parameters: the statement text is the same for every batch.
         sql = (columns + "SELECT u.*, %s FROM unnest(%s::bigint[], "  # noqa: S608
                "%s::varchar[], %s::varchar[], %s::varchar[]) AS u")
-        params = [now, [e.notification_id for e in events], [e.status for e in events],
-                  [e.reason_code for e in events], [e.detail for e in events]]
+        ids, statuses, reasons, details = zip(*events, strict=True)
+        params = [now, list(ids), list(statuses), list(reasons), list(details)]
     else:
         sql = columns + "VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
-        params = [x for e in events for x in (e.notification_id, e.status, e.reason_code, e.detail,
-                                              now)]
+        params = [x for e in events for x in (*e, now)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -251,9 +278,10 @@ def _failed(n: Notification, started, exc: Exception, events: list) -> None:
     else:
         status, send_at = Status.UNDELIVERABLE_RETRY, now + _backoff(attempts)
         detail = f"temporary error on attempt {attempts}, retry at {send_at:%H:%M:%S %Z}: {error}"
-    # A retry clears attempt_started_at so that the next attempt can take the row again.
+    # A retry clears attempt_started_at so that the next attempt can take the row again; the
+    # take's sent_at goes too, as the provider took nothing (see _start_attempts).
     if Notification.objects.filter(pk=n.pk, attempt_started_at=started, status=Status.SENDING).update(
-            status=status, send_at=send_at, last_error=error, lease_expires_at=None,
+            status=status, send_at=send_at, last_error=error, lease_expires_at=None, sent_at=None,
             attempt_started_at=None if status == Status.UNDELIVERABLE_RETRY else started,
             updated_at=now):
         events.append(_event(n.pk, status, detail))
@@ -276,12 +304,13 @@ def _record_sent(sent: list[tuple[int, str]], started, events: list, sender: str
     else:
         values = "VALUES " + ", ".join(["(%s, %s)"] * len(sent))
         value_params = [x for pair in sent for x in pair]
+    sending, sending_args = _status_among([Status.SENDING], f"{TABLE}.status")
     sql = (f"WITH v(id, pid) AS ({values}) "  # noqa: S608 - placeholders only
            f"UPDATE {TABLE} SET status = %s, provider_message_id = v.pid, "
            f"sent_at = %s, lease_expires_at = NULL, last_error = '', updated_at = %s "
            f"FROM v WHERE {TABLE}.id = v.id "
-           f"AND {TABLE}.attempt_started_at = %s AND {TABLE}.status = %s RETURNING {TABLE}.id")
-    params = [*value_params, Status.SENT, now, now, started, Status.SENDING]
+           f"AND {TABLE}.attempt_started_at = %s AND {sending} RETURNING {TABLE}.id")
+    params = [*value_params, Status.SENT, now, now, started, *sending_args]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         recorded = {row[0] for row in cursor.fetchall()}
@@ -289,19 +318,111 @@ def _record_sent(sent: list[tuple[int, str]], started, events: list, sender: str
                          f"{sender}: {provider_id}") for pk, provider_id in sent if pk in recorded)
 
 
-def _start_attempts(batch: list[Notification], sender: str, lease: int) -> tuple:
-    """Take the rows of a batch for one attempt each; only rows this UPDATE changed may be sent."""
+def _cap_lock_keys(rows: list[Notification]) -> list[int]:
+    """One advisory-lock key per recipient (practice, kind, id), sorted so that every process
+    takes them in the same order (no deadlock). A hash collision only serialises two recipients."""
+    keys = set()
+    for n in rows:
+        digest = hashlib.blake2b(f"notif-cap:{n.practice_id}:{n.recipient_kind}:{n.recipient_id}"
+                                 .encode(), digest_size=8).digest()
+        keys.add(int.from_bytes(digest, "big", signed=True))
+    return sorted(keys)
+
+
+def _over_cap(batch: list[Notification], ctx: PolicyContext) -> list[Notification]:
+    """The rows of `batch` that the frequency cap refuses, decided under per-recipient locks.
+
+    Runs inside the take's transaction: a transaction-scoped advisory lock per recipient
+    (PostgreSQL; SQLite's IMMEDIATE transactions already run one writer at a time) makes the
+    count and the take one step, so two processes sending to one recipient at the same moment
+    cannot both pass. The take writes `sent_at` on SMS and voice rows, so an attempt in flight
+    counts like a send from the moment its take commits.
+    """
+    phone = [n for n in batch if n.channel in PHONE_CHANNELS]
+    if not phone:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # unnest keeps the array's (sorted) order, so the locks are taken in that order.
+            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                           [_cap_lock_keys(phone)])
+    counts = ctx.recent_sends(phone)
+    over = []
+    for n in phone:
+        key = (n.practice_id, n.recipient_kind, n.recipient_id)
+        if counts[key] >= ctx.cap(n.practice_id)[0]:
+            over.append(n)
+        else:
+            counts[key] += 1
+    return over
+
+
+def _start_attempts(batch: list[Notification], sender: str, lease: int, ctx: PolicyContext,
+                    events: list, summary: dict) -> tuple:
+    """Take the rows of a batch for one attempt each; only rows this UPDATE changed may be sent.
+
+    Rows the frequency cap refuses under the recipient locks become `will_not_send` instead.
+    """
     started = timezone.now()
-    where, id_args = _ids_in([n.pk for n in batch])
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET attempt_started_at = %s, attempts = attempts + 1, "  # noqa: S608
-            f"sender = %s, lease_expires_at = %s, updated_at = %s WHERE {where} "
-            "AND status = %s AND attempt_started_at IS NULL RETURNING id",
-            [started, sender[:80], started + timedelta(seconds=lease), started, *id_args,
-             Status.SENDING])
-        taken = {row[0] for row in cursor.fetchall()}
+    with transaction.atomic():
+        over = _over_cap(batch, ctx)
+        for n in over:
+            cap, days = ctx.cap(n.practice_id)
+            decision = Decision("refuse", ReasonCode.FREQUENCY_CAP,
+                                f"{cap} texts/calls in the last {days} days (cap {cap})")
+            if _refuse(n, decision, events):
+                summary["refused"] += 1
+        if over:
+            refused = {n.pk for n in over}
+            batch = [n for n in batch if n.pk not in refused]
+        if not batch:
+            return started, []
+        where, id_args = _ids_in([n.pk for n in batch])
+        sending, sending_args = _status_among([Status.SENDING])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {TABLE} SET attempt_started_at = %s, attempts = attempts + 1, "  # noqa: S608
+                f"sender = %s, lease_expires_at = %s, updated_at = %s, "
+                f"sent_at = CASE WHEN channel IN (%s, %s) THEN %s ELSE sent_at END WHERE {where} "
+                f"AND {sending} AND attempt_started_at IS NULL RETURNING id",
+                [started, sender[:80], started + timedelta(seconds=lease), started,
+                 *PHONE_CHANNELS, started, *id_args, *sending_args])
+            taken = {row[0] for row in cursor.fetchall()}
     return started, [n for n in batch if n.pk in taken]
+
+
+def _refuse(n: Notification, decision, events: list) -> bool:
+    """A claimed row whose send has not begun becomes `will_not_send` for the decision's reason."""
+    if Notification.objects.filter(pk=n.pk, status=Status.SENDING,
+                                   attempt_started_at__isnull=True).update(
+            status=Status.WILL_NOT_SEND, reason_code=decision.reason_code, lease_expires_at=None,
+            updated_at=timezone.now()):
+        events.append(_event(n.pk, Status.WILL_NOT_SEND, decision.detail, decision.reason_code))
+        return True
+    return False
+
+
+# What delivery reads of a row: the wide columns a screen needs (recipient name, reason,
+# template, last error) stay in the table.
+DELIVER_FIELDS = ("id", "practice_id", "recipient_kind", "recipient_id", "recipient_time_zone",
+                  "consent", "channel", "address", "kind", "addon", "subject", "body", "html_body",
+                  "send_at", "first_due_at", "status", "attempts", "attempt_started_at")
+
+
+def _rows_to_deliver(ids: list[int]) -> list[Notification]:
+    # By primary key alone (see _status_among), with one array parameter (see _ids_in); rows
+    # that are not claimed-and-unattempted are dropped here.
+    if connection.vendor == "postgresql":
+        by_id = RawSQL(f"{TABLE}.id = ANY(%s)", [list(ids)], output_field=BooleanField())  # noqa: S611
+        qs = Notification.objects.filter(by_id)
+    else:
+        qs = Notification.objects.filter(pk__in=ids)
+    rows = [n for n in qs.only(*DELIVER_FIELDS).order_by("send_at", "pk")
+            if n.status == Status.SENDING and n.attempt_started_at is None]
+    practices = Practice.objects.in_bulk({n.practice_id for n in rows})
+    for n in rows:
+        n.practice = practices[n.practice_id]
+    return rows
 
 
 def deliver(ids: list[int]) -> dict:
@@ -312,29 +433,23 @@ def deliver(ids: list[int]) -> dict:
     worker killed mid-batch leaves at most that many rows for the reclaim rule.
     """
     claim_ids(ids)
-    rows = list(Notification.objects.filter(
-        pk__in=ids, status=Status.SENDING, attempt_started_at__isnull=True)
-        .select_related("practice").order_by("send_at", "pk"))
+    rows = _rows_to_deliver(ids)
     summary = {"sent": 0, "failed": 0, "refused": 0, "waiting": 0}
     if not rows:
         return summary
     ctx = PolicyContext(rows, timezone.now())
-    events: list[NotificationEvent] = []
+    events: list[tuple] = []
     groups: dict[tuple, list[Notification]] = {}
     for n in rows:
         decision = ctx.decide(n)
-        if decision.action != "send":
-            unclaimed = Notification.objects.filter(pk=n.pk, status=Status.SENDING,
-                                                    attempt_started_at__isnull=True)
         if decision.action == "refuse":
-            if unclaimed.update(status=Status.WILL_NOT_SEND, reason_code=decision.reason_code,
-                                lease_expires_at=None, updated_at=timezone.now()):
-                events.append(_event(n.pk, Status.WILL_NOT_SEND, decision.detail,
-                                     decision.reason_code))
+            if _refuse(n, decision, events):
                 summary["refused"] += 1
         elif decision.action == "wait":
-            if unclaimed.update(status=Status.QUEUED, send_at=decision.until,
-                                lease_expires_at=None, updated_at=timezone.now()):
+            if Notification.objects.filter(pk=n.pk, status=Status.SENDING,
+                                           attempt_started_at__isnull=True).update(
+                    status=Status.QUEUED, send_at=decision.until, lease_expires_at=None,
+                    updated_at=timezone.now()):
                 events.append(_event(n.pk, Status.QUEUED, decision.detail))
                 summary["waiting"] += 1
         else:
@@ -352,7 +467,7 @@ def deliver(ids: list[int]) -> dict:
             size = max(1, min(int(settings.NOTIFICATIONS_ATTEMPT_BATCH), int(rate / 10)))
             for batch in _chunks(group, size):
                 sending_rate_acquire(sender=f"{channel}:{sender}", rate=rate, tokens=len(batch))
-                started, taken = _start_attempts(batch, sender, lease)
+                started, taken = _start_attempts(batch, sender, lease, ctx, events, summary)
                 sent = []
                 for n in taken:
                     try:
@@ -414,12 +529,12 @@ def reclaim_expired(*, limit: int = 500) -> dict:
                                          f"interrupted send found at the provider: {provider_id}"))
                     summary["found_sent"] += 1
             elif mine.update(status=Status.QUEUED, attempt_started_at=None, lease_expires_at=None,
-                             send_at=now, updated_at=now):
+                             send_at=now, sent_at=None, updated_at=now):
                 events.append(_event(n.pk, Status.QUEUED,
                                      "interrupted send never reached the provider: queued again"))
                 summary["requeued"] += 1
     finally:
-        NotificationEvent.objects.bulk_create(events)
+        _events_write(events)
         for backend in backends.values():
             backend.close()
     return summary
