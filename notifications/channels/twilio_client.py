@@ -3,9 +3,10 @@
 Twilio's default `http_client` goes through requests (and urllib3 under it), which costs more
 CPU than the call itself at thousands of messages a second. `KeepAliveHttpClient` (the client's
 `http_client` hook) speaks to the same API over the standard library's http.client: one
-keep-alive connection per process, reopened after any error, with the client's timeout on the
-connect and on every read. `TWILIO_API_BASE_URL` (tests and benchmarks) points it at a loopback
-fake of Twilio's REST API; empty means the real https://*.twilio.com hosts.
+keep-alive connection per process (per thread where threads share the client), reopened after
+any error, with the client's timeout on the connect and on every read. `TWILIO_API_BASE_URL`
+(tests and benchmarks) points it at a loopback fake of Twilio's REST API; empty means the real
+https://*.twilio.com hosts.
 
 A request is never sent twice: a connection the server has closed while idle is noticed before
 the request is written (as urllib3 does), and any error after that surfaces to the channel,
@@ -19,6 +20,7 @@ import os
 import re
 import select
 import ssl
+import threading
 from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
@@ -56,20 +58,20 @@ class KeepAliveHttpClient(HttpClient):
     def __init__(self, base_url: str = "", timeout: float = 10.0):
         super().__init__(logger, False, timeout)
         self.base_url = base_url.rstrip("/")
-        self._conn = None
-        self._conn_key = None
-        self._pid = os.getpid()
+        # One connection per thread (and per process: see _connection); http.client connections
+        # must not be shared between threads.
+        self._local = threading.local()
         self._auth_header = {}
         self._ssl = None
 
     def _connection(self, scheme: str, netloc: str, timeout: float):
-        key = (scheme, netloc, timeout)
-        if self._pid != os.getpid():  # a forked child must not share its parent's socket
-            self._conn, self._pid = None, os.getpid()
-        conn = self._conn
-        if conn is not None and (self._conn_key != key or _dropped(conn.sock)):
-            self.close()
-            conn = None
+        local = self._local
+        key = (scheme, netloc, timeout, os.getpid())  # a forked child opens its own socket
+        conn = getattr(local, "conn", None)
+        if conn is not None and (local.key != key or _dropped(conn.sock)):
+            if local.key[3] == key[3]:
+                self.close()
+            conn = local.conn = None
         if conn is None:
             if scheme == "https":
                 if self._ssl is None:
@@ -77,15 +79,17 @@ class KeepAliveHttpClient(HttpClient):
                 conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=self._ssl)
             else:
                 conn = http.client.HTTPConnection(netloc, timeout=timeout)
-            self._conn, self._conn_key = conn, key
+            local.conn, local.key = conn, key
         return conn
 
     def close(self):
-        if self._conn is not None:
+        """Close this thread's connection (the next request opens a new one)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
             try:
-                self._conn.close()
+                conn.close()
             finally:
-                self._conn = None
+                self._local.conn = None
 
     def _authorization(self, auth) -> str:
         header = self._auth_header.get(auth)
