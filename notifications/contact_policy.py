@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count
 
 from .models import Channel, MessagingSettings, Notification, OptOut, ReasonCode
 from .quiet_hours import allowed_window, next_allowed
+from .statements import among, run
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
+_TABLE = Notification._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,12 @@ class PolicyContext:
         for (practice_id, kind), ids in wanted.items():
             _, window_days = self.cap(practice_id)
             # practice, kind and ids lead the partial index notif_recipient_sent_idx.
-            found = (Notification.objects.filter(
-                practice_id=practice_id, recipient_kind=kind, recipient_id__in=ids,
-                channel__in=PHONE_CHANNELS, sent_at__gte=self.now - timedelta(days=window_days))
-                .values_list("recipient_id").annotate(n=Count("id")).order_by())
+            recipients, args = among("recipient_id", ids)
+            found = run(f"SELECT recipient_id, COUNT(*) FROM {_TABLE} WHERE practice_id = %s "  # noqa: S608
+                        f"AND recipient_kind = %s AND {recipients} AND channel IN (%s, %s) "
+                        "AND sent_at >= %s GROUP BY recipient_id",
+                        [practice_id, kind, *args, *PHONE_CHANNELS,
+                         self.now - timedelta(days=window_days)])
             for recipient_id, n in found:
                 counts[(practice_id, kind, recipient_id)] = n
         return counts

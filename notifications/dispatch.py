@@ -60,6 +60,7 @@ from .models import (
     Status,
 )
 from .sending_rate import rate_for, sending_rate_acquire
+from .statements import among, run
 
 logger = logging.getLogger(__name__)
 
@@ -100,18 +101,12 @@ def claim_due(*, limit: int = 500) -> list[int]:
            f"updated_at = %s WHERE {among} AND status IN ({marks}) RETURNING id")
     args = [*waiting, now, int(limit), Status.SENDING,
             _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *waiting]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in run(sql, args)]  # one statement: atomic on its own
 
 
 def _ids_in(ids: list[int]) -> tuple[str, list]:
-    """`id IN (...)` for a list of ids: one array parameter on PostgreSQL (psycopg parses a
-    statement with hundreds of placeholders on every call, which costs more than running it),
-    one placeholder per id elsewhere."""
-    if connection.vendor == "postgresql":
-        return f"{TABLE}.id = ANY(%s)", [list(ids)]
-    return f"{TABLE}.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    """`id IN (...)` for a list of ids (see statements.among)."""
+    return among(f"{TABLE}.id", ids)
 
 
 def _status_among(statuses, column: str = "status") -> tuple[str, list]:
@@ -141,9 +136,7 @@ def claim_ids(ids: list[int]) -> list[int]:
            f"AND {among} AND send_at <= %s RETURNING id")
     args = [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *id_args,
             *status_args, now]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in run(sql, args)]  # one statement: atomic on its own
 
 
 def _chunks(ids, size):
@@ -256,8 +249,7 @@ def _events_write(events: list[tuple]) -> None:
     else:
         sql = columns + "VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
         params = [x for e in events for x in (*e, now)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    run(sql, params)
 
 
 def _failed(n: Notification, started, exc: Exception, events: list) -> None:
@@ -311,9 +303,7 @@ def _record_sent(sent: list[tuple[int, str]], started, events: list, sender: str
            f"FROM v WHERE {TABLE}.id = v.id "
            f"AND {TABLE}.attempt_started_at = %s AND {sending} RETURNING {TABLE}.id")
     params = [*value_params, Status.SENT, now, now, started, *sending_args]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        recorded = {row[0] for row in cursor.fetchall()}
+    recorded = {row[0] for row in run(sql, params)}
     events.extend(_event(pk, Status.SENT, f"contact policy passed; accepted by the provider via "
                          f"{sender}: {provider_id}") for pk, provider_id in sent if pk in recorded)
 
@@ -342,10 +332,8 @@ def _over_cap(batch: list[Notification], ctx: PolicyContext) -> list[Notificatio
     if not phone:
         return []
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # unnest keeps the array's (sorted) order, so the locks are taken in that order.
-            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
-                           [_cap_lock_keys(phone)])
+        # unnest keeps the array's (sorted) order, so the locks are taken in that order.
+        run("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [_cap_lock_keys(phone)])
     counts = ctx.recent_sends(phone)
     over = []
     for n in phone:
@@ -379,15 +367,13 @@ def _start_attempts(batch: list[Notification], sender: str, lease: int, ctx: Pol
             return started, []
         where, id_args = _ids_in([n.pk for n in batch])
         sending, sending_args = _status_among([Status.SENDING])
-        with connection.cursor() as cursor:
-            cursor.execute(
+        taken = {row[0] for row in run(
                 f"UPDATE {TABLE} SET attempt_started_at = %s, attempts = attempts + 1, "  # noqa: S608
                 f"sender = %s, lease_expires_at = %s, updated_at = %s, "
                 f"sent_at = CASE WHEN channel IN (%s, %s) THEN %s ELSE sent_at END WHERE {where} "
                 f"AND {sending} AND attempt_started_at IS NULL RETURNING id",
                 [started, sender[:80], started + timedelta(seconds=lease), started,
-                 *PHONE_CHANNELS, started, *id_args, *sending_args])
-            taken = {row[0] for row in cursor.fetchall()}
+                 *PHONE_CHANNELS, started, *id_args, *sending_args])}
     return started, [n for n in batch if n.pk in taken]
 
 
