@@ -53,7 +53,7 @@ class TwilioSmsChannel(ChannelBackend):
         try:
             response = client.http_client.request(
                 "POST", url, data=data, auth=client.auth,
-                headers={"Accept": "application/json", "User-Agent": "outreach-notifications"})
+                headers={"Accept": "application/json"})
             if response.status_code < 200 or response.status_code >= 300:
                 raise Version.exception("POST", url, response, "Unable to create record")
             return json.loads(response.text)["sid"]
