@@ -7,6 +7,8 @@ statement cost the server. The statements run on Django's connection, so they jo
 transaction (transaction.atomic) like any ORM query. Elsewhere (SQLite) Django's cursor runs them.
 """
 
+from datetime import datetime
+
 from django.db import connection
 
 
@@ -19,6 +21,9 @@ def run(sql: str, params: list) -> list[tuple]:
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=False)
             return cursor.fetchall() if cursor.description else []
+    # Datetimes stored the way the ORM stores them, so ORM filters match what these wrote.
+    params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
+              for p in params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
