@@ -3,11 +3,18 @@
 The life of a row (statuses in models.Status):
 
 1. `queued` (or `queueing_error`, or `undeliverable_retry` waiting for its next attempt) with a
-   `send_at`. Rows due now are enqueued on commit by notification_schedule; the once-a-minute
-   dispatcher (`dispatch_due`, in settings.DUE_WORK) claims any due row in chunks.
-2. Claim: one conditional UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL) moves due waiting rows
-   to `sending` with a claim lease (NOTIFICATIONS_CLAIM_LEASE_SECONDS) and no attempt started.
-   Chunks of ids go to Celery (`notifications.tasks.notifications_deliver`).
+   `send_at`, and an entry on the due list (models.NotificationDue, `due_at` = `send_at`;
+   every write that leaves a row waiting sets it, see due.py). Rows due now are enqueued on
+   commit by notification_schedule; the once-a-minute dispatcher (`dispatch_due`, in
+   settings.DUE_WORK) claims due entries in chunks.
+2. Claim, in two steps. The dispatcher's claim (`claim_due`, `FOR UPDATE SKIP LOCKED` on
+   PostgreSQL) touches only the narrow due list: it moves each due entry's `due_at` a claim
+   lease (NOTIFICATIONS_CLAIM_LEASE_SECONDS) ahead, so the entry is not claimed again
+   meanwhile and comes back by itself if its ids are lost, and hands chunks of ids to Celery
+   (`notifications.tasks.notifications_deliver`). The task then claims the rows themselves
+   (`claim_ids`): one conditional UPDATE moves those still waiting and due to `sending` with a
+   claim lease and no attempt started, and clears their entries. Until then a claimed row
+   still reads `queued` on the screens.
 3. Attempt: the task checks the contact policy, waits for the sender's rate, then takes a
    small batch of rows (NOTIFICATIONS_ATTEMPT_BATCH) with a second conditional UPDATE that sets
    `attempt_started_at` only where it is still NULL. Only the UPDATE that changed a row may call
@@ -25,8 +32,8 @@ The life of a row (statuses in models.Status):
 
 Reclaim rule for an expired lease (`sending` and `lease_expires_at` past), run by the dispatcher:
 
-- no attempt started: the provider was never called, so the row goes back to `queued` and is
-  claimed again. Safe.
+- no attempt started: the provider was never called, so the row goes back to `queued` (and on
+  the due list) and is claimed again. Safe.
 - attempt started: the worker died between the provider call and recording its answer. By now
   the lease is longer than the provider timeout, so the provider has either accepted the
   message or never will. The channel is asked (`lookup`): Twilio SMS is searched for a message
@@ -54,10 +61,12 @@ from practices.models import Practice
 
 from .channels import FateUnknown, PermanentError, TemporaryError, channel_open
 from .contact_policy import PHONE_CHANNELS, Decision, PolicyContext
+from .due import due_set
 from .models import (
     WAITING_STATUSES,
     Channel,
     Notification,
+    NotificationDue,
     NotificationEvent,
     OptOut,
     ReasonCode,
@@ -69,6 +78,7 @@ from .statements import among, run
 logger = logging.getLogger(__name__)
 
 TABLE = Notification._meta.db_table
+DUE_TABLE = NotificationDue._meta.db_table
 UNKNOWN_FATE = ("Fate unknown: the send was interrupted after it began and the provider cannot "
                 "be asked whether it arrived. Check with the recipient, then send again or cancel.")
 
@@ -109,29 +119,26 @@ def send_lease_seconds() -> int:
 
 
 def claim_due(*, limit: int = 500) -> list[int]:
-    """Claim up to `limit` due rows (the dispatcher's chunk); return their ids.
+    """Claim up to `limit` due entries of the due list (the dispatcher's chunk); return the
+    notification ids.
 
-    The locking SELECT is a materialized CTE so PostgreSQL runs it once (as a subquery in
-    `id IN (...)` the planner may re-run it per row); SKIP LOCKED lets two dispatchers claim
-    side by side. SQLite has one writer at a time, so the conditional UPDATE alone is enough.
+    Only the narrow due list changes: each entry's `due_at` moves a claim lease ahead, so the
+    entry is not claimed again before then, and comes back by itself if the ids are lost
+    (a broker that drops the task, a worker killed before it claimed them). The notification
+    rows are claimed by the task that gets the ids (`claim_ids`). The locking SELECT is a
+    materialized CTE so PostgreSQL runs it once; SKIP LOCKED lets two dispatchers claim side
+    by side. SQLite has one writer at a time, so the UPDATE alone is enough.
     """
     now = timezone.now()
-    waiting = list(WAITING_STATUSES)
-    marks = ", ".join(["%s"] * len(waiting))
     if connection.vendor == "postgresql":
-        # `id = ANY(ARRAY(...))` looks the claimed ids up in the primary key. With `id IN
-        # (SELECT id FROM due)` the planner, which expects about one due row from the partial
-        # index's statistics, joined by re-scanning the CTE for every row: 500 x 250 comparisons,
-        # most of the claim's time.
-        lock, among = " FOR UPDATE SKIP LOCKED", "id = ANY(ARRAY(SELECT id FROM due))"
+        lock = " FOR UPDATE SKIP LOCKED"
+        among_due = "notification_id = ANY(ARRAY(SELECT notification_id FROM due))"
     else:
-        lock, among = "", "id IN (SELECT id FROM due)"
-    sql = (f"WITH due AS MATERIALIZED (SELECT id FROM {TABLE} "  # noqa: S608 - placeholders only
-           f"WHERE status IN ({marks}) AND send_at <= %s ORDER BY send_at LIMIT %s{lock}) "
-           f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, attempt_started_at = NULL, "
-           f"updated_at = %s WHERE {among} AND status IN ({marks}) RETURNING id")
-    args = [*waiting, now, int(limit), Status.SENDING,
-            _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *waiting]
+        lock, among_due = "", "notification_id IN (SELECT notification_id FROM due)"
+    sql = (f"WITH due AS MATERIALIZED (SELECT notification_id FROM {DUE_TABLE} "  # noqa: S608
+           f"WHERE due_at <= %s ORDER BY due_at LIMIT %s{lock}) "
+           f"UPDATE {DUE_TABLE} SET due_at = %s WHERE {among_due} RETURNING notification_id")
+    args = [now, int(limit), _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS)]
     return [row[0] for row in run(sql, args)]  # one statement: atomic on its own
 
 
@@ -156,18 +163,29 @@ def _status_among(statuses, column: str = "status") -> tuple[str, list]:
 
 
 def claim_ids(ids: list[int]) -> list[int]:
-    """Claim those of `ids` that are waiting and due (the immediate path, in the task)."""
+    """Claim those of `ids` that are waiting and due (in the task): `sending` with a claim lease,
+    no attempt started. Their due-list entries go; an entry whose notification is not waiting
+    any more goes too, and one whose notification waits for a later time gets that time back."""
     if not ids:
         return []
     now = timezone.now()
     where, id_args = _ids_in(ids)
-    among, status_args = _status_among(WAITING_STATUSES)
-    sql = (f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, "  # noqa: S608
-           f"attempt_started_at = NULL, updated_at = %s WHERE {where} "
-           f"AND {among} AND send_at <= %s RETURNING id")
-    args = [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *id_args,
-            *status_args, now]
-    return [row[0] for row in run(sql, args)]  # one statement: atomic on its own
+    waiting, status_args = _status_among(WAITING_STATUSES)
+    due_where, due_args = among("notification_id", ids)
+    with transaction.atomic():
+        claimed = [row[0] for row in run(
+            f"UPDATE {TABLE} SET status = %s, lease_expires_at = %s, "  # noqa: S608
+            f"attempt_started_at = NULL, updated_at = %s WHERE {where} "
+            f"AND {waiting} AND send_at <= %s RETURNING id",
+            [Status.SENDING, _lease(settings.NOTIFICATIONS_CLAIM_LEASE_SECONDS), now, *id_args,
+             *status_args, now])]
+        run(f"DELETE FROM {DUE_TABLE} WHERE {due_where}", due_args)  # noqa: S608
+        if len(claimed) < len(ids):
+            run(f"INSERT INTO {DUE_TABLE} (notification_id, due_at) "  # noqa: S608
+                f"SELECT id, send_at FROM {TABLE} WHERE {where} AND {waiting} "
+                "ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at",
+                [*id_args, *status_args])
+    return claimed
 
 
 def _chunks(ids, size):
@@ -208,6 +226,9 @@ def _mark_queueing_error(ids, detail):
             status__in=[Status.SENDING, Status.QUEUED]).values_list("pk", flat=True))
         Notification.objects.filter(pk__in=changed, attempt_started_at__isnull=True).update(
             status=Status.QUEUEING_ERROR, lease_expires_at=None, updated_at=now)
+        # Due again at once: the next run claims them (entries of rows no longer waiting are
+        # dropped by the task that gets them).
+        due_set([(pk, now) for pk in ids])
         NotificationEvent.objects.bulk_create(
             NotificationEvent(notification_id=pk, status=Status.QUEUEING_ERROR, detail=detail)
             for pk in changed)
@@ -320,6 +341,8 @@ def _failed(n: DueMessage, started, exc: Exception, events: list) -> None:
             sent_at=None, attempt_started_at=None if status == Status.UNDELIVERABLE_RETRY else started,
             updated_at=now):
         events.append(_event(n.pk, status, detail))
+        if status == Status.UNDELIVERABLE_RETRY:
+            due_set([(n.pk, send_at)])
 
 
 def _record_sent(sent: list[tuple[int, str]], started, events: list, sender: str) -> None:
@@ -468,6 +491,7 @@ def deliver(ids: list[int]) -> dict:
         elif decision.action == "wait":
             if _update_if_owned(n.pk, None, status=Status.QUEUED, send_at=decision.until,
                                 lease_expires_at=None, updated_at=timezone.now()):
+                due_set([(n.pk, decision.until)])
                 events.append(_event(n.pk, Status.QUEUED, decision.detail))
                 summary["waiting"] += 1
         else:
@@ -526,6 +550,7 @@ def reclaim_expired(*, limit: int = 500) -> dict:
             if n.attempt_started_at is None:
                 if mine.filter(attempt_started_at__isnull=True).update(
                         status=Status.QUEUED, lease_expires_at=None, updated_at=now):
+                    due_set([(n.pk, n.send_at)])
                     events.append(_event(n.pk, Status.QUEUED,
                                          "claim expired before the send began: queued again"))
                     summary["requeued"] += 1
@@ -548,6 +573,7 @@ def reclaim_expired(*, limit: int = 500) -> dict:
                     summary["found_sent"] += 1
             elif mine.update(status=Status.QUEUED, attempt_started_at=None, lease_expires_at=None,
                              send_at=now, sent_at=None, updated_at=now):
+                due_set([(n.pk, now)])
                 events.append(_event(n.pk, Status.QUEUED,
                                      "interrupted send never reached the provider: queued again"))
                 summary["requeued"] += 1

@@ -138,6 +138,28 @@ class Notification(models.Model):
             Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
 
 
+class NotificationDue(models.Model):
+    """The due list: one narrow row per notification waiting for the dispatcher.
+
+    A row exists while its notification waits (queued, queueing error, can retry) with
+    `due_at` = its `send_at`. The dispatcher's claim moves `due_at` a claim lease ahead here,
+    touching two small indexes instead of the wide notification row and all of its indexes;
+    the task that gets the ids claims the notification rows themselves and clears their
+    entries. An entry whose notification no longer waits is dropped by the next task that gets
+    it. See notifications/dispatch.py.
+    """
+
+    notification = models.OneToOneField(Notification, primary_key=True, on_delete=models.CASCADE,
+                                        related_name="+")
+    due_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="notif_due_at_idx")]
+
+    def __str__(self):
+        return f"notification {self.notification_id} due {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
 class NotificationEvent(models.Model):
     """One status change of a notification: the history screen's status history."""
 
