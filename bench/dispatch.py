@@ -187,6 +187,7 @@ def main():
                      email_share=5)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE notifications_notification")
+            cursor.execute("VACUUM ANALYZE notifications_notificationdue")
         claims = []
         for i in range(7):
             _insert_rows(connection, practice.pk, 500, status="queued", prefix=f"claim{i}")
