@@ -58,7 +58,10 @@ class Notification(models.Model):
     nor users; callers hand it the rendered message.
     """
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: notif_history_idx and notif_status_idx lead with the practice. Every
+    # index is written again by each status change (claim, take, outcome), so none is spare.
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
     recipient_kind = models.CharField(max_length=16, choices=RecipientKind.choices)
     recipient_id = models.BigIntegerField()
     recipient_name = models.CharField(max_length=200, blank=True)
@@ -74,7 +77,9 @@ class Notification(models.Model):
     html_body = models.TextField(blank=True)
     template_name = models.CharField(max_length=100, blank=True)
     template_version = models.CharField(max_length=40, blank=True)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    # Unique by the constraint in Meta (a `unique=True` CharField also gets a second,
+    # LIKE-pattern index on PostgreSQL that nothing here uses).
+    idempotency_key = models.CharField(max_length=200)
 
     send_at = models.DateTimeField()  # when the next attempt is due (moves for waits, retries)
     first_due_at = models.DateTimeField(null=True, blank=True)  # when it was first due
@@ -117,6 +122,7 @@ class Notification(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=["email", "sms", "voice"]),
                                    name="notif_channel_valid"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="notif_idempotency_key_unique"),
         ]
 
     def __str__(self):
@@ -130,6 +136,28 @@ class Notification(models.Model):
     def can_cancel(self) -> bool:
         return self.status in WAITING_STATUSES or self.status in (
             Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
+
+
+class NotificationDue(models.Model):
+    """The due list: one narrow row per notification waiting for the dispatcher.
+
+    A row exists while its notification waits (queued, queueing error, can retry) with
+    `due_at` = its `send_at`. The dispatcher's claim moves `due_at` a claim lease ahead here,
+    touching two small indexes instead of the wide notification row and all of its indexes;
+    the task that gets the ids claims the notification rows themselves and clears their
+    entries. An entry whose notification no longer waits is dropped by the next task that gets
+    it. See notifications/dispatch.py.
+    """
+
+    notification = models.OneToOneField(Notification, primary_key=True, on_delete=models.CASCADE,
+                                        related_name="+")
+    due_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="notif_due_at_idx")]
+
+    def __str__(self):
+        return f"notification {self.notification_id} due {self.due_at:%Y-%m-%d %H:%M:%S}"
 
 
 class NotificationEvent(models.Model):

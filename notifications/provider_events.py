@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .channels.sms import PERMANENT_CODES
+from .due import due_set
 from .models import (
     Channel,
     MessagingSettings,
@@ -57,7 +58,8 @@ def _move(n: Notification, status: str, detail: str, *, error: str = "") -> bool
             fields["attempt_started_at"] = None
             fields["send_at"] = timezone.now() + timedelta(
                 seconds=settings.NOTIFICATIONS_RETRY_BASE_SECONDS * (2 ** max(0, n.attempts - 1)))
-    Notification.objects.filter(pk=n.pk, status=n.status).update(**fields)
+    if Notification.objects.filter(pk=n.pk, status=n.status).update(**fields) and "send_at" in fields:
+        due_set([(n.pk, fields["send_at"])])  # waits for its next attempt
     NotificationEvent.objects.create(notification=n, status=status, detail=detail[:500])
     return True
 

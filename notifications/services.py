@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from practices.services import audit_record
 
+from .due import due_set
 from .models import (
     WAITING_STATUSES,
     Channel,
     Notification,
+    NotificationDue,
     NotificationEvent,
     OptOut,
     ReasonCode,
@@ -100,6 +102,7 @@ def notification_schedule(*, practice, recipient: Recipient, channel: str, addre
                 send_at=due, first_due_at=due)
             event_record(notification_id=notification.pk, status=Status.QUEUED,
                          detail="due now" if due == now else f"due {due:%Y-%m-%d %H:%M %Z}")
+            due_set([(notification.pk, due)])
     except IntegrityError:
         # Another caller created the same key between our check and insert: theirs stands.
         return _same_practice(Notification.objects.get(idempotency_key=idempotency_key), practice)
@@ -144,6 +147,7 @@ def notification_cancel(*, notification, actor=None,
             return notification
         raise ValidationError(f"A message that is {notification.get_status_display().lower()} "
                               "cannot be cancelled.")
+    NotificationDue.objects.filter(notification_id=notification.pk).delete()
     event_record(notification_id=notification.pk, status=status, reason_code=reason_code,
                  detail="cancelled" + (f" by {actor.email}" if actor else ""), actor=actor)
     if actor is not None:
@@ -173,6 +177,7 @@ def notification_retry(*, notification, actor=None) -> Notification:
     notification.refresh_from_db()
     if not updated:
         raise ValidationError("Only a message in an error status can be sent again.")
+    due_set([(notification.pk, notification.send_at)])
     event_record(notification_id=notification.pk, status=Status.QUEUED,
                  detail="sent again by staff", actor=actor)
     if actor is not None:

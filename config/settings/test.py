@@ -2,7 +2,7 @@
 
 import dj_database_url
 
-from config.env import env_bool, env_str, env_url
+from config.env import env_bool, env_int, env_str, env_url
 
 from .base import *  # noqa: F403
 
@@ -11,7 +11,9 @@ SECRET_KEY = "test-only-secret-key-2b7e151628aed2a6abf7158809cf4f3c-not-for-prod
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql"))
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# DATABASE_CONN_MAX_AGE: the benchmarks keep connections like production does.
+DATABASES = {"default": dj_database_url.parse(
+    DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0))}
 REDIS_URL = env_url("REDIS_URL", schemes=("redis",))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -2,13 +2,12 @@
 
 import json
 
-import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.base.version import Version
 from twilio.twiml.voice_response import VoiceResponse
 
 from .base import ChannelBackend, FateUnknown, PermanentError, TemporaryError, status_callback_url
-from .twilio_client import twilio_client
+from .twilio_client import TwilioConnectionError, twilio_client
 
 _MESSAGES_URL = "https://api.twilio.com/2010-04-01/Accounts/{}/Messages.json"
 
@@ -28,6 +27,8 @@ def twilio_error(exc: Exception):
         if status == 429 or status >= 500 or status in (401, 403):
             return TemporaryError(f"Twilio HTTP {status}: {exc.msg}", code or status)
         return PermanentError(f"Twilio HTTP {status} {code}: {exc.msg}", code or status)
+    if isinstance(exc, TwilioConnectionError):  # refused, reset, timed out
+        return TemporaryError(f"Twilio unreachable: {type(exc.cause).__name__}")
     return TemporaryError(f"Twilio unreachable: {type(exc).__name__}")
 
 
@@ -35,7 +36,7 @@ class TwilioSmsChannel(ChannelBackend):
     name = "sms"
 
     def send(self, notification, sender: str) -> str:
-        """POST the message to Twilio's Messages endpoint over the client's pooled connection.
+        """POST the message to Twilio's Messages endpoint over the client's keep-alive connection.
 
         The same request the client's `messages.create` makes, without building a
         MessageInstance per message (half the worker's CPU per text at thousands a second);
@@ -52,11 +53,11 @@ class TwilioSmsChannel(ChannelBackend):
         try:
             response = client.http_client.request(
                 "POST", url, data=data, auth=client.auth,
-                headers={"Accept": "application/json", "User-Agent": "outreach-notifications"})
+                headers={"Accept": "application/json"})
             if response.status_code < 200 or response.status_code >= 300:
                 raise Version.exception("POST", url, response, "Unable to create record")
             return json.loads(response.text)["sid"]
-        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
+        except TwilioException as exc:
             raise twilio_error(exc) from exc
         except (ValueError, KeyError) as exc:
             raise TemporaryError(f"Twilio answered without a message sid: {type(exc).__name__}") from exc
@@ -71,7 +72,7 @@ class TwilioSmsChannel(ChannelBackend):
 
         try:
             candidates = twilio_client().messages.list(to=notification.address, limit=50)
-        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
+        except TwilioException as exc:
             raise FateUnknown(f"Twilio lookup failed: {type(exc).__name__}") from exc
         sids = [m.sid for m in candidates if m.body == notification.body]
         if not sids:
@@ -97,5 +98,5 @@ class TwilioVoiceChannel(ChannelBackend):
                 to=notification.address, from_=sender, twiml=voice_twiml(notification.body),
                 status_callback=status_callback_url(notification.pk),
                 status_callback_event=["initiated", "ringing", "answered", "completed"]).sid
-        except (TwilioException, urllib3.exceptions.HTTPError) as exc:
+        except TwilioException as exc:
             raise twilio_error(exc) from exc

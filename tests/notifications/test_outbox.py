@@ -7,9 +7,10 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.utils import timezone
 
 from notifications import dispatch
-from notifications.models import Notification, SandboxMessage, Status
+from notifications.models import Notification, NotificationDue, SandboxMessage, Status
 from notifications.services import Recipient, notification_cancel, notification_schedule
 from notifications.tasks import notifications_deliver
 
@@ -162,8 +163,11 @@ def test_send_due_claims_due_rows_and_hands_them_to_celery(world, capsys):
     assert "'claimed': 1" in capsys.readouterr().out
     n.refresh_from_db()
     later.refresh_from_db()
-    assert n.status == Status.SENDING and n.lease_expires_at is not None
-    assert later.status == Status.QUEUED
+    # The claim moved its due-list entry a lease ahead (it is not claimed again meanwhile); the
+    # notification row itself is claimed by the task.
+    assert NotificationDue.objects.get(notification=n).due_at > timezone.now()
+    assert dispatch.claim_due() == []
+    assert n.status == Status.QUEUED and later.status == Status.QUEUED
     # The task the dispatcher enqueued, run here, sends it.
     notifications_deliver([n.pk])
     n.refresh_from_db()
