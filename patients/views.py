@@ -37,6 +37,7 @@ def patient_list(request):
     carried = form.carried()
     return render(request, template, {
         "form": form, "patients": rows, "next_after": next_after, "page_by_post": bool(filters.q),
+        "carried": carried,
         "next_query": urlencode([*carried, ("after", next_after)]), "first_query": urlencode(carried),
     })
 
