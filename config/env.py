@@ -95,3 +95,29 @@ def env_url(name: str, default=_MISSING, *, schemes: tuple[str, ...]) -> str:
             f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}"
         )
     return value
+
+
+def secret_key_file(path: Path) -> str:
+    """A secret of this installation's own, made on first use and kept in `path` (mode 0600).
+
+    Processes starting together (web, worker, beat) agree on one: the file is written under a
+    temporary name and linked into place, which fails for all but the first.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()

@@ -94,3 +94,35 @@ def test_embedded_default_uses_sqlite_in_wal_mode_and_a_serverless_broker(tmp_pa
     assert result.stdout.split() == ["wal", "filesystem://localhost/",
                                      "notifications.sandbox.SandboxEmailBackend"]
     assert (tmp_path / "portal.sqlite3").exists()
+
+
+EMBEDDED_PRINT = ("from django.conf import settings; print(settings.DEBUG); "
+                  "print(settings.SECRET_KEY)")
+
+
+def _embedded(var_dir, **extra):
+    return _manage("shell", "--verbosity", "0", "-c", EMBEDDED_PRINT, env_vars={
+        "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(var_dir), **extra})
+
+
+def test_embedded_default_runs_without_debug_unless_the_operator_asks(tmp_path):
+    quiet = _embedded(tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.split()[0] == "False"
+    asked = _embedded(tmp_path, DEBUG="1")
+    assert asked.stdout.split()[0] == "True"
+
+
+def test_embedded_default_makes_its_own_secret_key_once_and_keeps_it_private(tmp_path):
+    first = _embedded(tmp_path / "one")
+    again = _embedded(tmp_path / "one")
+    other = _embedded(tmp_path / "two")
+    key = first.stdout.split()[1]
+    assert len(key) >= 50 and "not-secret" not in key
+    assert again.stdout.split()[1] == key  # sessions and links survive a restart
+    assert other.stdout.split()[1] != key  # every installation has its own
+    key_file = tmp_path / "one" / "secret_key"
+    assert key_file.read_text().strip() == key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    given = _embedded(tmp_path / "one", SECRET_KEY="s" * 60)
+    assert given.stdout.split()[1] == "s" * 60

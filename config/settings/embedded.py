@@ -4,15 +4,17 @@ SQLite (WAL mode) under var/, Celery's worker and beat on kombu's filesystem tra
 email, text and call recorded by the sandbox channel into the dev outbox page.
 """
 
-from config.env import env_bool, env_list, env_str
+from config.env import env_bool, env_list, env_str, secret_key_file
 
 from .base import *  # noqa: F403
 from .base import VAR_DIR
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", "embedded-only-not-secret-6c1f0d2a9b8e4f7aa1d3c5e7f9b2d4c6e8")
+# Error pages with DEBUG show patients' data and the settings: only when the operator asks.
+DEBUG = env_bool("DEBUG", False)
+# Signs sessions, password-reset and unsubscribe links: each installation makes its own.
+SECRET_KEY = env_str("SECRET_KEY", "") or secret_key_file(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 DATABASES = {
@@ -51,6 +53,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # The filesystem transport has no broadcast exchange, so remote control is off.
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# runserver serves static files only with DEBUG; WhiteNoise serves them from the apps' folders.
+WHITENOISE_USE_FINDERS = True
 
 MAILERS = {"default": {"BACKEND": "notifications.sandbox.SandboxEmailBackend"}}
 MESSAGING_SANDBOX = True
