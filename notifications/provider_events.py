@@ -171,22 +171,21 @@ def email_tracking_record(*, esp_name: str, event) -> str:
     event_id = event.event_id or f"{event.message_id}:{event.event_type}:{event.recipient}"
     if not receipt_first_time(provider=f"anymail-{esp_name}", event_id=str(event_id)):
         return "duplicate"
+    # Only the provider's id for the message we sent names it: ids echoed back in metadata are
+    # whatever the poster wrote.
     n = None
     if event.message_id:
         n = Notification.objects.select_for_update().filter(
-            provider_message_id=str(event.message_id)).first()
-    metadata = event.metadata or {}
-    if n is None and str(metadata.get("notification", "")).isdigit():
-        n = Notification.objects.select_for_update().filter(
-            pk=int(metadata["notification"]), channel=Channel.EMAIL).first()
+            channel=Channel.EMAIL, provider_message_id=str(event.message_id)).first()
     if n is None:
         return "ignored: unknown message"
     detail = f"{esp_name}: {event.event_type}" + (f" ({event.description})" if event.description else "")
     if event.event_type in ("bounced", "rejected", "complained", "unsubscribed"):
         source = {"complained": OptOut.Source.COMPLAINT,
                   "unsubscribed": OptOut.Source.UNSUBSCRIBE}.get(event.event_type, OptOut.Source.BOUNCE)
-        opt_out_record(practice=n.practice, channel=Channel.EMAIL,
-                       address=event.recipient or n.address, source=source)
+        # The address the message went to, never one the event names.
+        opt_out_record(practice=n.practice, channel=Channel.EMAIL, address=n.address,
+                       source=source)
     status = _EMAIL_EVENTS.get(event.event_type)
     if status is None:
         NotificationEvent.objects.create(notification=n, status=n.status, detail=detail[:500])

@@ -2,10 +2,12 @@
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.utils import get_request_basic_auth
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
@@ -47,11 +49,24 @@ def twilio_inbound(request):
     return HttpResponse(str(response), content_type="text/xml")
 
 
-def _forbid_bad_auth(view):
-    """anymail answers 400 to a failed webhook check; our webhooks answer 403."""
+def _anymail_credentials_valid(request) -> bool:
+    """Tracking webhooks authenticate with ANYMAIL["WEBHOOK_SECRET"] (HTTP basic auth, which
+    every ESP we support can send), checked here whatever the ESP: with no secret configured
+    (the embedded default, SMTP) nothing is accepted."""
+    configured = (getattr(settings, "ANYMAIL", None) or {}).get("WEBHOOK_SECRET") or []
+    allowed = [a for a in ([configured] if isinstance(configured, str) else configured) if a]
+    presented = get_request_basic_auth(request) or ""
+    return any(constant_time_compare(presented, secret) for secret in allowed)
+
+
+def _authenticated(view):
+    """Credentials first; anymail's own check (and its signature checks) then run as well. A
+    failed check is 403 here, where anymail would answer 400."""
 
     @csrf_exempt
     def wrapped(request, *args, **kwargs):
+        if not _anymail_credentials_valid(request):
+            return HttpResponseForbidden("bad credentials")
         try:
             return view(request, *args, **kwargs)
         except AnymailWebhookValidationFailure:
@@ -60,8 +75,9 @@ def _forbid_bad_auth(view):
     return wrapped
 
 
-anymail_patterns = [URLPattern(p.pattern, _forbid_bad_auth(p.callback), p.default_args, p.name)
-                    for p in anymail_urls.urlpatterns]
+# Tracking events only: inbound email is not something this product receives.
+anymail_patterns = [URLPattern(p.pattern, _authenticated(p.callback), p.default_args, p.name)
+                    for p in anymail_urls.urlpatterns if p.name.endswith("_tracking_webhook")]
 
 
 @csrf_exempt

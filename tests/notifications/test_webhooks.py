@@ -219,6 +219,44 @@ def test_tracking_webhook_with_bad_credentials_is_refused(client, sent_email):
     assert sent_email.status == Status.SENT
 
 
+def _bounce(n, *, email="pat@example.test", message_id=None, metadata=None):
+    return {"RecordType": "Bounce", "ID": 4343, "Type": "HardBounce", "TypeCode": 1,
+            "MessageID": n.provider_message_id if message_id is None else message_id,
+            "Email": email, "BouncedAt": "2026-06-10T15:00:05Z", "Metadata": metadata or {}}
+
+
+@pytest.mark.parametrize("configured", [{}, {"WEBHOOK_SECRET": ""}])
+def test_tracking_webhooks_refuse_everything_when_no_credentials_are_configured(
+        client, sent_email, settings, configured):
+    """The embedded default and production on SMTP have no ESP secret: no event may get in."""
+    settings.ANYMAIL = configured
+    forged = postmark_webhook(client, _bounce(sent_email), auth="anyone:anything")
+    unauthenticated = client.post("/webhooks/anymail/postmark/tracking/",
+                                  json.dumps(_bounce(sent_email)), content_type="application/json")
+    assert (forged.status_code, unauthenticated.status_code) == (403, 403)
+    sent_email.refresh_from_db()
+    assert sent_email.status == Status.SENT and not OptOut.objects.exists()
+
+
+def test_an_event_naming_a_notification_only_in_its_metadata_touches_nothing(client, sent_email):
+    response = postmark_webhook(client, _bounce(sent_email, message_id="someone-elses-message",
+                                                metadata={"notification": str(sent_email.pk)}))
+    assert response.status_code == 200
+    sent_email.refresh_from_db()
+    assert sent_email.status == Status.SENT and not OptOut.objects.exists()
+    assert not sent_email.events.filter(detail__startswith="postmark").exists()
+
+
+def test_a_bounce_opts_out_only_the_address_the_message_went_to(client, sent_email):
+    postmark_webhook(client, _bounce(sent_email, email="victim@example.test"))
+    assert list(OptOut.objects.values_list("address", flat=True)) == ["pat@example.test"]
+
+
+def test_only_tracking_webhooks_are_routed(client, world):
+    assert client.post("/webhooks/anymail/postmark/inbound/", "{}",
+                       content_type="application/json").status_code == 404
+
+
 # -- one-click unsubscribe --------------------------------------------------------------------
 
 def test_one_click_unsubscribe_opts_the_address_out(client, world, schedule):
