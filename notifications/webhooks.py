@@ -5,7 +5,7 @@ from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.utils import get_request_basic_auth
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import URLPattern
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
@@ -14,9 +14,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from . import provider_events
-from .models import Channel, Notification, OptOut
+from .models import Channel, Notification, OptOut, RecipientKind
 from .services import opt_out_record
-from .unsubscribe import unsubscribe_notification_id
+from .unsubscribe import LinkExpired, unsubscribe_notification_id
 
 
 def _twilio_signature_valid(request) -> bool:
@@ -83,11 +83,14 @@ anymail_patterns = [URLPattern(p.pattern, _authenticated(p.callback), p.default_
 @csrf_exempt
 def email_unsubscribe(request, token):
     """The List-Unsubscribe target: GET shows a button, POST (also one-click) opts out."""
-    notification_id = unsubscribe_notification_id(token)
-    if notification_id is None:
+    try:
+        notification_id = unsubscribe_notification_id(token)
+    except LinkExpired:
+        return render(request, "notifications/unsubscribe.html", {"expired": True}, status=404)
+    n = Notification.objects.select_related("practice").filter(
+        pk=notification_id, channel=Channel.EMAIL, recipient_kind=RecipientKind.PATIENT).first()
+    if n is None:
         return render(request, "notifications/unsubscribe.html", {"invalid": True}, status=404)
-    n = get_object_or_404(Notification.objects.select_related("practice"), pk=notification_id,
-                          channel=Channel.EMAIL)
     done = False
     if request.method == "POST":
         opt_out_record(practice=n.practice, channel=Channel.EMAIL, address=n.address,

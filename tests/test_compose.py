@@ -40,3 +40,12 @@ def test_compose_commands_are_the_projects_entry_points():
     assert "practices.tasks.due_work_run" in {
         entry["task"] for entry in app.conf.beat_schedule.values()}
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_compose_ships_no_secret_of_its_own():
+    """A default secret in the file would be the same in every stack started from it: signed
+    sessions and links, and Twilio's webhook signatures, would be forgeable by anyone."""
+    for name in ("web", "worker", "beat"):
+        env = _compose()["services"][name]["environment"]
+        for variable in ("SECRET_KEY", "TWILIO_AUTH_TOKEN"):
+            assert env[variable].startswith(f"${{{variable}:?"), (name, variable)

@@ -275,3 +275,30 @@ def test_tampered_unsubscribe_link_does_nothing(client, world, schedule):
     assert response.status_code == 404
     assert not OptOut.objects.exists()
     assert Notification.objects.count() == 1
+
+
+def test_an_unsubscribe_link_expires_after_a_year(client, world, schedule):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    n = schedule(channel="email", address="pat@example.test")
+    url = f"/unsubscribe/{unsubscribe_token(n.pk)}/"
+    with time_machine.travel(timezone.now() + timedelta(days=300)):
+        assert client.get(url).status_code == 200  # still good in next year's statements
+    with time_machine.travel(timezone.now() + timedelta(days=366)):
+        response = client.post(url, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 404 and "no longer works" in response.content.decode()
+    assert not OptOut.objects.exists()
+
+
+def test_unsubscribe_links_work_for_patient_messages_only(client, world, schedule):
+    from notifications.services import Recipient
+
+    alert = schedule(channel="email", address="staff.a@example.test",
+                     recipient=Recipient(kind="user", id=world.staff_a.pk, name="Staff A"))
+    response = client.post(f"/unsubscribe/{unsubscribe_token(alert.pk)}/")
+    assert response.status_code == 404
+    assert not OptOut.objects.exists()
+
