@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 
 from . import login_throttle
 from .models import Role
@@ -56,6 +56,14 @@ class TeamMemberAddForm(forms.Form):
     email = forms.EmailField(label="Email", max_length=254)
     full_name = forms.CharField(label="Name", max_length=150, required=False)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.STAFF)
+
+
+class InvitationPasswordForm(SetPasswordForm):
+    """A new team member's name and first password, checked by the password validators
+    against an unsaved user with the invited address."""
+
+    full_name = forms.CharField(label="Your name", max_length=150, required=False)
+    field_order = ["full_name", "new_password1", "new_password2"]
 
 
 class RoleChangeForm(forms.Form):

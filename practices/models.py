@@ -155,3 +155,43 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.target}"
+
+
+class Invitation(models.Model):
+    """An offer to join a practice's team, sent to an email address.
+
+    Nobody joins a team without acting: the person at the address accepts through the emailed
+    link (signing in to their login, or choosing a password when they have none). The link's
+    token is stored as a SHA-256 only; it is made when the email goes out.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open invitation per person and office: inviting again refreshes it.
+            models.UniqueConstraint(fields=["practice", "email"], name="invitation_open_unique",
+                                    condition=models.Q(accepted_at=None, revoked_at=None)),
+            models.UniqueConstraint(fields=["token_hash"], name="invitation_token_unique",
+                                    condition=~models.Q(token_hash="")),
+        ]
+
+    def __str__(self):
+        return f"{self.email} to {self.practice} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return (self.accepted_at is None and self.revoked_at is None and self.expires_at is not None
+                and self.expires_at > timezone.now())

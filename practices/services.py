@@ -1,17 +1,24 @@
 """Writes for practices: one function per use case, each in a transaction."""
 
-import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .models import ApiKey, AuditEvent, Membership, Practice, Role, validate_time_zone
+from .models import (
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Practice,
+    Role,
+    validate_time_zone,
+)
+from .tokens import token_digest, token_new
 
 User = get_user_model()
 
@@ -43,42 +50,125 @@ def practice_create(*, name: str, time_zone: str, slug: str = "", phone: str = "
     return practice
 
 
-@dataclass(frozen=True)
-class TeamAddResult:
-    membership: Membership
-    created_user: bool
-    invited: bool
-
-
 @transaction.atomic
-def team_member_add(*, practice: Practice, email: str, role: str, actor=None,
-                    password: str | None = None, full_name: str = "") -> TeamAddResult:
-    """Add a person to a practice's team, creating their login when they have none.
-
-    A new login without a password gets an invite email with a set-password link, sent by the
-    worker once this transaction commits.
-    """
-    from .tasks import team_invite_send
-
-    email = User.objects.normalize_email(email.strip()).lower()
-    if role not in Role.values:
-        raise ValidationError({"role": f"Role must be one of {', '.join(Role.values)}."})
+def team_member_add(*, practice: Practice, email: str, role: str, password: str,
+                    actor=None, full_name: str = "") -> Membership:
+    """Add a person to a team directly, with a password the operator chose (the shell's
+    `add_team_member --password`). Admins on the portal invite instead: `team_invite`."""
+    email = _normalized_email(email)
+    _check_role(role)
+    if not password:
+        raise ValidationError({"password": "Adding someone directly needs a password; "
+                                           "otherwise send an invitation."})
     user = User.objects.filter(email__iexact=email).first()
-    created_user = user is None
-    if created_user:
+    if user is None:
         user = User.objects.create_user(email=email, password=password, full_name=full_name)
-    elif password:
+    else:
         user.set_password(password)
         user.save(update_fields=["password"])
-    if Membership.objects.filter(practice=practice, user=user).exists():
-        raise ValidationError({"email": f"{email} is already on this office's team."})
+    _check_not_member(practice, email)
     membership = Membership.objects.create(practice=practice, user=user, role=role)
     audit_record(practice=practice, actor=actor, action="team.member_added", target=email,
                  role=role)
-    invited = not user.has_usable_password()
-    if invited:
-        transaction.on_commit(lambda: team_invite_send.delay(membership.pk))
-    return TeamAddResult(membership=membership, created_user=created_user, invited=invited)
+    return membership
+
+
+def _normalized_email(email: str) -> str:
+    return User.objects.normalize_email(email.strip()).lower()
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Role must be one of {', '.join(Role.values)}."})
+
+
+def _check_not_member(practice: Practice, email: str) -> None:
+    if Membership.objects.filter(practice=practice, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already on this office's team."})
+
+
+INVITATION_LIFETIME = timedelta(days=3)
+
+
+@transaction.atomic
+def team_invite(*, practice: Practice, email: str, role: str, actor,
+                full_name: str = "") -> Invitation:
+    """Invite a person to a practice's team; they join only when they accept.
+
+    Whether the address has a login anywhere changes nothing here (the inviting admin learns
+    nothing of other practices). Inviting an address again replaces its open invitation: a new
+    link, and the old one stops working. The email goes once this transaction commits.
+    """
+    from .tasks import team_invite_send
+
+    email = _normalized_email(email)
+    _check_role(role)
+    _check_not_member(practice, email)
+    invitation = (Invitation.objects.select_for_update()
+                  .filter(practice=practice, email=email, accepted_at=None, revoked_at=None).first()
+                  or Invitation(practice=practice, email=email))
+    invitation.role, invitation.full_name = role, full_name.strip()[:150]
+    invitation.invited_by = actor if actor is not None and actor.pk else None
+    invitation.token_hash, invitation.sent_at, invitation.expires_at = "", None, None
+    invitation.save()
+    audit_record(practice=practice, actor=actor, action="team.invited", target=email, role=role)
+    transaction.on_commit(lambda: team_invite_send.delay(invitation.pk))
+    return invitation
+
+
+def invitation_token_issue(*, invitation: Invitation) -> str:
+    """Make the invitation's link token as its email goes out (the caller holds the row
+    locked); the token itself is never stored."""
+    token = token_new()
+    now = timezone.now()
+    invitation.token_hash = token_digest(token)
+    invitation.sent_at, invitation.expires_at = now, now + INVITATION_LIFETIME
+    invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
+    return token
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor) -> None:
+    updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
+        revoked_at=timezone.now())
+    if updated:
+        audit_record(practice=invitation.practice, actor=actor, action="team.invite_revoked",
+                     target=invitation.email)
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """The invited person, signed in as the invited address, joins the team."""
+    invitation = Invitation.objects.select_for_update().select_related("practice").get(
+        pk=invitation.pk)
+    if not invitation.is_open:
+        raise ValidationError("This invitation no longer works.")
+    if user.email.lower() != invitation.email:
+        raise PermissionDenied("This invitation is for another email address.")
+    membership, _ = Membership.objects.get_or_create(practice=invitation.practice, user=user,
+                                                     defaults={"role": invitation.role})
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(practice=invitation.practice, actor=user, action="team.invite_accepted",
+                 target=user.email, role=invitation.role)
+    return membership
+
+
+@transaction.atomic
+def invitation_accept_with_password(*, invitation: Invitation, password: str,
+                                    full_name: str = "") -> tuple[Membership, "User"]:
+    """Accept for an address without a usable login: it gets one with this password."""
+    user = User.objects.select_for_update().filter(email__iexact=invitation.email).first()
+    if user is None:
+        user = User.objects.create_user(email=invitation.email, password=password,
+                                        full_name=full_name.strip()[:150])
+    elif user.has_usable_password():
+        raise PermissionDenied("This address has a login: sign in to accept.")
+    else:
+        user.set_password(password)
+        user.full_name = full_name.strip()[:150] or user.full_name
+        user.save(update_fields=["password", "full_name"])
+    return invitation_accept(invitation=invitation, user=user), user
 
 
 def _admins_left(practice: Practice, excluding: Membership) -> int:
@@ -113,18 +203,13 @@ def team_member_remove(*, membership: Membership, actor) -> None:
     membership.delete()
 
 
-def _hash_key(secret: str) -> str:
-    # Keys are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 @transaction.atomic
 def api_key_create(*, practice: Practice, label: str = "", actor=None) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is shown once and never stored."""
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(practice=practice, label=label.strip()[:100],
                                 prefix=secret[:10],
-                                key_hash=_hash_key(secret), created_by=actor)
+                                key_hash=token_digest(secret), created_by=actor)
     audit_record(practice=practice, actor=actor, action="api_key.created", target=key.prefix,
                  label=key.label)
     return key, secret
@@ -145,7 +230,7 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 200:
         return None
     key = (ApiKey.objects.select_related("practice")
-           .filter(key_hash=_hash_key(secret), revoked_at__isnull=True).first())
+           .filter(key_hash=token_digest(secret), revoked_at__isnull=True).first())
     if key is None:
         return None
     now = timezone.now()

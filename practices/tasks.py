@@ -11,5 +11,5 @@ def due_work_run() -> dict:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def team_invite_send(membership_id: int) -> None:
-    emails.team_invite_send(membership_id=membership_id)
+def team_invite_send(invitation_id: int) -> None:
+    emails.team_invite_send(invitation_id=invitation_id)

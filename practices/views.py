@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from .access import admin_required, practice_required
 from .forms import (
     ApiKeyCreateForm,
     EmailAuthenticationForm,
+    InvitationPasswordForm,
     OfficeSwitchForm,
     PracticeSettingsForm,
     RoleChangeForm,
@@ -55,18 +57,74 @@ def team(request):
     form = TeamMemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.team_member_add(practice=request.practice, actor=request.user,
+            invitation = services.team_invite(practice=request.practice, actor=request.user,
                                               **form.cleaned_data)
         except ValidationError as exc:
             form.add_error("email", _error_text(exc))
         else:
-            invited = " An invite with a link to set a password is on its way." if result.invited else ""
-            messages.success(request, f"Added {result.membership.user.email}.{invited}")
+            # The same words whether or not the address has a login anywhere.
+            messages.success(request, f"Invitation sent to {invitation.email}. They join the team "
+                                      f"when they accept it.")
             return redirect("team")
     return render(request, "practices/team.html", {
         "form": form, "members": selectors.team_members(practice=request.practice),
+        "invitations": selectors.invitations_pending(practice=request.practice),
         "role_form": RoleChangeForm(),
     })
+
+
+@admin_required
+@require_POST
+def team_invitation_revoke(request, invitation_id):
+    invitation = selectors.invitation_get(practice=request.practice, pk=invitation_id)
+    services.invitation_revoke(invitation=invitation, actor=request.user)
+    messages.success(request, f"The invitation to {invitation.email} no longer works.")
+    return redirect("team")
+
+
+INVITATION_SESSION = "invitation_token"
+
+
+def invitation_open(request, token):
+    """The emailed link. The token moves into the session and the page continues at an address
+    without it, so it stays out of the history and the Referer header (as a password reset)."""
+    if selectors.invitation_by_token(token=token) is None:
+        return render(request, "practices/invitation.html", {"gone": True}, status=404)
+    request.session[INVITATION_SESSION] = token
+    return redirect("invitation_accept")
+
+
+def invitation_accept(request):
+    invitation = selectors.invitation_by_token(token=request.session.get(INVITATION_SESSION, ""))
+    if invitation is None:
+        return render(request, "practices/invitation.html", {"gone": True}, status=404)
+    context = {"invitation": invitation}
+    if selectors.login_for_email(email=invitation.email) is None:
+        form = InvitationPasswordForm(
+            get_user_model()(email=invitation.email, full_name=invitation.full_name),
+            request.POST or None, initial={"full_name": invitation.full_name})
+        if request.method == "POST" and form.is_valid():
+            _membership, user = services.invitation_accept_with_password(
+                invitation=invitation, password=form.cleaned_data["new_password1"],
+                full_name=form.cleaned_data["full_name"])
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return _joined(request, invitation)
+        return render(request, "practices/invitation.html", {**context, "form": form})
+    if not request.user.is_authenticated or request.user.email != invitation.email:
+        status = 403 if request.method == "POST" else 200
+        return render(request, "practices/invitation.html", {**context, "sign_in": True},
+                      status=status)
+    if request.method == "POST":
+        services.invitation_accept(invitation=invitation, user=request.user)
+        return _joined(request, invitation)
+    return render(request, "practices/invitation.html", {**context, "confirm": True})
+
+
+def _joined(request, invitation):
+    request.session.pop(INVITATION_SESSION, None)
+    practice_remember(request, invitation.practice_id)
+    messages.success(request, f"Welcome to the {invitation.practice.name} team.")
+    return redirect("dashboard")
 
 
 @admin_required

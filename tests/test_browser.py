@@ -34,14 +34,45 @@ def test_wrong_password_shows_the_generic_message(page, live_server, world):
     expect(page.get_by_role("alert")).to_contain_text("don't match an account")
 
 
-def test_admin_adds_a_team_member_from_the_team_page(page, live_server, world):
+def test_admin_invites_a_new_person_who_joins_by_choosing_a_password(browser, page, live_server,
+                                                                     world, settings):
+    import re
+
+    from django.core import mail
+
+    from practices.models import Invitation
+    from practices.tasks import team_invite_send
+
+    settings.PUBLIC_BASE_URL = live_server.url
     sign_in(page, live_server, world.admin_ab.email, world.password)
     page.goto(f"{live_server.url}/settings/team/")
     page.get_by_label("Email").fill("new.person@example.test")
-    page.get_by_role("button", name="Add member").click()
-    expect(page.get_by_text("Added new.person@example.test.")).to_be_visible()
-    expect(page.locator('tr[data-member="new.person@example.test"]')).to_contain_text("invited")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Invitation sent to new.person@example.test.")).to_be_visible()
+    row = page.locator('tr[data-invitation="new.person@example.test"]')
+    expect(row).to_contain_text("being sent")
+    team_invite_send(Invitation.objects.get(email="new.person@example.test").pk)
+    page.reload()
+    expect(row).to_contain_text("works until")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"/tmp/shots/team-{width}.png", full_page=True)
     assert page.csp_errors == []
+
+    link = re.search(r"https?://\S+/invites/\S+/", mail.outbox[-1].body).group(0)
+    invitee = browser.new_context().new_page()
+    invitee.goto(link)
+    expect(invitee.get_by_role("heading", name="Join Hillcrest Dental")).to_be_visible()
+    for width in (1280, 390):
+        invitee.set_viewport_size({"width": width, "height": 900})
+        invitee.screenshot(path=f"/tmp/shots/invitation-{width}.png", full_page=True)
+    invitee.get_by_label("Your name").fill("New Person")
+    invitee.get_by_label("New password", exact=True).fill("a-good-first-password")
+    invitee.get_by_label("New password confirmation").fill("a-good-first-password")
+    invitee.get_by_role("button", name="Join the team").click()
+    expect(invitee.get_by_text("Welcome to the Hillcrest Dental team.")).to_be_visible()
+    expect(invitee.get_by_test_id("dashboard-office")).to_have_text("Hillcrest Dental")
+    invitee.context.close()
 
 
 def test_admin_turns_an_add_on_on_and_the_dashboard_shows_it(page, live_server, world):
@@ -57,7 +88,7 @@ def test_admin_turns_an_add_on_on_and_the_dashboard_shows_it(page, live_server, 
 
 
 def test_a_form_left_open_before_switching_office_in_another_tab_is_refused(browser, live_server, world):
-    from practices.models import Membership
+    from practices.models import Invitation
 
     context = browser.new_context()
     first, second = context.new_page(), context.new_page()
@@ -70,7 +101,7 @@ def test_a_form_left_open_before_switching_office_in_another_tab_is_refused(brow
     expect(second.get_by_test_id("dashboard-office")).to_have_text("Lakeside Dental")
     # The team form has no office field of its own: the portal script adds it on submit.
     first.get_by_label("Email").fill("stale.tab@example.test")
-    first.get_by_role("button", name="Add member").click()
+    first.get_by_role("button", name="Send invitation").click()
     expect(first.get_by_text("That page was opened for another office")).to_be_visible()
-    assert not Membership.objects.filter(user__email="stale.tab@example.test").exists()
+    assert not Invitation.objects.filter(email="stale.tab@example.test").exists()
     context.close()

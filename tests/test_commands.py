@@ -32,6 +32,20 @@ def test_add_team_member_with_password_can_sign_in(client, world, capsys):
     assert client.login(username="ops@example.test", password="ops-password-123")
 
 
+def test_add_team_member_without_password_invites_and_adds_no_one_yet(world, capsys):
+    from django.core import mail
+
+    from practices.models import Invitation
+    from practices.tasks import team_invite_send
+
+    call_command("add_team_member", "--practice", "lakeside", "--email", "staff.c@example.test",
+                 "--role", "staff")
+    assert "invitation" in capsys.readouterr().out
+    assert not Membership.objects.filter(practice=world.practice_a, user=world.staff_c).exists()
+    team_invite_send(Invitation.objects.get(email="staff.c@example.test").pk)
+    assert "/invites/" in mail.outbox[0].body
+
+
 def test_add_team_member_to_unknown_practice_fails(db):
     with pytest.raises(CommandError, match="No practice"):
         call_command("add_team_member", "--practice", "nope", "--email", "a@b.test",

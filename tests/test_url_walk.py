@@ -9,13 +9,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from practices.models import Membership
-from practices.services import api_key_create
+from practices.services import api_key_create, team_invite
 
 # URL names that are public by design (sign-in pages, the API with its own key auth).
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
     "password_reset_complete",
     "twilio_status", "twilio_inbound", "email_unsubscribe",  # signed by the provider / the link
+    "invitation_open", "invitation_accept",  # the emailed link's token
 }
 PUBLIC_PREFIXES = ("api-v1:", "anymail:")
 
@@ -63,6 +64,8 @@ def _object_args(world):
         "patient_id": patient.pk,
         "guarantor_id": patient.pk,
         "import_id": patient_import.pk,
+        "invitation_id": team_invite(practice=world.practice_a, email="new@example.test",
+                                     role="staff", actor=world.admin_ab).pk,
     }
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from notifications.models import SandboxMessage
-from practices.services import team_member_add
+from practices.services import team_invite
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker
@@ -11,13 +11,13 @@ pytestmark = pytest.mark.worker
 
 def test_worker_delivers_a_team_invite_enqueued_on_commit(world, celery_worker):
     worker = celery_worker()
-    team_member_add(practice=world.practice_a, email="invitee@example.test", role="staff")
+    team_invite(practice=world.practice_a, email="invitee@example.test", role="staff",
+                actor=world.admin_ab)
     message = wait_for(
         lambda: SandboxMessage.objects.filter(to="invitee@example.test").first(),
         timeout=30, message="the invite email")
     assert "Lakeside Dental" in message.subject
-    assert "/accounts/reset/" in message.body
-    assert message.practice == world.practice_a
+    assert "/invites/" in message.body
     assert "practices.tasks.team_invite_send" in worker.log()
 
 
