@@ -16,9 +16,11 @@ LIST_FIELDS = ("id", "created_at", "send_at", "channel", "kind", "status", "reas
 
 
 def sandbox_messages(*, practice, user_email: str) -> QuerySet[SandboxMessage]:
-    """The current office's recorded messages, and account emails sent to the signed-in user."""
+    """The current office's outbox as the sandbox recorded it, and whatever was sent to the
+    signed-in user. Mail sent outside the outbox (invitations, password resets: ways into a
+    login) shows to its addressee alone, whichever office it names."""
     return SandboxMessage.objects.filter(
-        Q(practice=practice) | Q(practice__isnull=True, to__iexact=user_email))
+        Q(practice=practice, metadata__has_key="notification") | Q(to__iexact=user_email))
 
 
 def sandbox_message_get(*, practice, user_email: str, pk) -> SandboxMessage:
