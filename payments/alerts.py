@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.plain_text import render_plain_text
 from practices.models import Membership, Practice
 
 from .models import Alert, AlertDelivery, AlertPreference, AlertTimer, Application, EventType
@@ -179,8 +180,8 @@ def _alert_context(application: Application, alert: str) -> dict:
 def _alert_emails_send(*, application: Application, alert: str, users: list) -> None:
     # One rendering for every recipient: the email says nothing personal about its reader.
     context = _alert_context(application, alert)
-    subject = render_to_string("emails/application-alert-subject.txt", context).strip()
-    body = render_to_string("emails/application-alert-body.txt", context)
+    subject = render_plain_text("emails/application-alert-subject.txt", context).strip()
+    body = render_plain_text("emails/application-alert-body.txt", context)
     html_body = render_to_string("emails/application-alert-body.html", context)
     for user in users:
         alert_send(practice=application.practice, user=user, kind=ALERT_KIND, subject=subject, body=body,
@@ -231,8 +232,8 @@ def _practice_digests_send(*, practice: Practice, cutoff: datetime, now: datetim
                    "day": timezone.localtime(cutoff, practice.tz)}
         alert_send(
             practice=practice, user=user, kind=DIGEST_KIND,
-            subject=render_to_string("emails/application-digest-subject.txt", context).strip(),
-            body=render_to_string("emails/application-digest-body.txt", context),
+            subject=render_plain_text("emails/application-digest-subject.txt", context).strip(),
+            body=render_plain_text("emails/application-digest-body.txt", context),
             html_body=render_to_string("emails/application-digest-body.html", context),
             # The newest delivery's id in the key: a straggler committed just after a digest went out
             # gets a digest of its own instead of being swallowed by the first one's key.

@@ -6,6 +6,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from config.plain_text import render_plain_text
+
 from .models import Invitation
 from .services import INVITATION_LIFETIME, invitation_token_issue
 
@@ -27,8 +29,8 @@ def team_invite_send(*, invitation_id: int) -> bool:
                    "link": settings.PUBLIC_BASE_URL + reverse("invitation_open",
                                                               kwargs={"token": token})}
         message = EmailMultiAlternatives(
-            subject=render_to_string("emails/team-invite-subject.txt", context).strip(),
-            body=render_to_string("emails/team-invite-body.txt", context), to=[invitation.email])
+            subject=render_plain_text("emails/team-invite-subject.txt", context).strip(),
+            body=render_plain_text("emails/team-invite-body.txt", context), to=[invitation.email])
         message.attach_alternative(render_to_string("emails/team-invite-body.html", context),
                                    "text/html")
         message.metadata = {"practice": practice.slug, "kind": "team_invite"}

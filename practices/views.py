@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -14,11 +15,18 @@ from .forms import (
     EmailAuthenticationForm,
     InvitationPasswordForm,
     OfficeSwitchForm,
+    PasswordResetRequestForm,
     PracticeSettingsForm,
     RoleChangeForm,
     TeamMemberAddForm,
 )
 from .middleware import practice_remember
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetRequestForm
+    email_template_name = "registration/password_reset_email.txt"
+    success_url = reverse_lazy("password_reset_done")
 
 
 class LoginView(auth_views.LoginView):

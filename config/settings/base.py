@@ -61,6 +61,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain-text emails (config.plain_text): the same templates folder, nothing escaped.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 AUTH_USER_MODEL = "practices.User"
