@@ -57,10 +57,21 @@ def test_access_helpers_answer_404_for_another_practices_object(world, helper):
         get(practice=world.practice_a, pk=obj.pk)
 
 
-def test_a_link_naming_an_office_selects_it_only_for_its_members(client_of, world):
+def test_a_link_naming_another_office_asks_before_switching(client_of, world):
+    """Alert emails link to ?office=<slug>; following a link (a GET) changes nothing remembered:
+    the page offers the switch, which is a POST."""
     client = client_of(world.admin_ab, office="hillcrest")
-    assert client.get("/?office=lakeside").context["current_practice"] == world.practice_a
+    page = client.get("/patients/?office=lakeside&flag=collections")
+    body = page.content.decode()
+    assert page.status_code == 200 and "Switch to Lakeside Dental" in body
+    assert 'name="next" value="/patients/?flag=collections"' in body
+    assert client.get("/").context["current_practice"] == world.practice_b
+    switched = client.post(reverse("office_switch"),
+                           {"practice": "lakeside", "next": "/patients/?flag=collections"})
+    assert switched["Location"] == "/patients/?flag=collections"
     assert client.get("/").context["current_practice"] == world.practice_a
+    # Naming the current office, or one the user is not in, just shows the page.
+    assert client.get("/?office=lakeside").context["current_practice"] == world.practice_a
     assert client.get("/?office=other-town").context["current_practice"] == world.practice_a
 
 

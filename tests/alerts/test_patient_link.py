@@ -54,7 +54,10 @@ def test_the_alert_link_opens_the_patient_in_the_right_office(t0, post_event, cl
     post_event("declined", at=t0, application="fin-4")
     patient = Application.objects.get(external_id="fin-4").patient
     client = client_of(world.admin_ab, office="hillcrest")
-    page = client.get(f"/patients/{patient.pk}/?office=lakeside")
+    offer = client.get(f"/patients/{patient.pk}/?office=lakeside").content.decode()
+    assert "Switch to Lakeside Dental" in offer and "Maria Garcia" not in offer
+    page = client.post("/office/switch/", {"practice": "lakeside", "next": f"/patients/{patient.pk}/"},
+                       follow=True)
     assert page.status_code == 200 and page.context["current_practice"] == world.practice_a
     assert "Maria Garcia" in page.content.decode()
 

@@ -86,7 +86,8 @@ def test_the_alert_link_switches_a_multi_office_member_to_the_application_office
     application = post_event_direct(world.practice_a)
     url = f"/payments/applications/{application.pk}/"
     client = client_of(world.admin_ab, office="hillcrest")
-    response = client.get(f"{url}?office=lakeside")
+    assert "Switch to Lakeside Dental" in client.get(f"{url}?office=lakeside").content.decode()
+    response = client.post("/office/switch/", {"practice": "lakeside", "next": url}, follow=True)
     assert response.status_code == 200 and "Ann Lee" in response.content.decode()
     assert response.context["current_practice"] == world.practice_a
     assert client.get("/").context["current_practice"] == world.practice_a  # remembered
