@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from practices.addons import ADDON_NAMES
 from practices.services import audit_record
 
 from .due import due_set
@@ -28,8 +29,6 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
-
-ADDONS = ("balance_notifications", "voice", "on_demand", "online_payments")
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ def _validate(*, recipient: Recipient, channel: str, kind: str, idempotency_key:
         errors["kind"] = "kind is a short non-empty name"
     if not idempotency_key or len(idempotency_key) > 200:
         errors["idempotency_key"] = "an idempotency key of at most 200 characters is required"
-    if addon is not None and addon not in ADDONS:
-        errors["addon"] = f"addon must be None or one of {', '.join(ADDONS)}"
+    if addon is not None and addon not in ADDON_NAMES:
+        errors["addon"] = f"addon must be None or one of {', '.join(ADDON_NAMES)}"
     if time_zone:
         from practices.models import validate_time_zone
 

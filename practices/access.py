@@ -1,4 +1,4 @@
-"""View decorators for the portal: signed in, member of the current office, admin."""
+"""View decorators for the portal: signed in, member of the current office, admin, add-on on."""
 
 from functools import wraps
 
@@ -6,6 +6,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRefresh
+
+from .addons import addon_enabled, addon_get
+from .selectors import team_admins
 
 
 def _no_office(request):
@@ -49,3 +52,23 @@ def admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def addon_required(name: str):
+    """As practice_required, and the current office has the add-on `name` switched on; else a
+    403 page naming the add-on and the office's admins, who can turn it on. An unknown name
+    fails where the decorator is written."""
+    addon = addon_get(name)
+
+    def decorator(view):
+        @practice_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not addon_enabled(request.practice, addon.name):
+                return render(request, "practices/addon_off.html", {
+                    "addon": addon, "admins": team_admins(practice=request.practice)}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -7,6 +7,7 @@ from django.core.mail import EmailMultiAlternatives
 from config.plain_text import render_plain_text
 
 from . import login_throttle
+from .addons import ADDONS
 from .models import Role
 
 
@@ -107,10 +108,6 @@ class PracticeSettingsForm(forms.Form):
     phone = forms.CharField(max_length=32, required=False,
                             help_text="Shown to patients in messages and HELP replies.")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    addon_balance_notifications = forms.BooleanField(required=False, label="Balance notifications")
-    addon_voice = forms.BooleanField(required=False, label="Voice messages")
-    addon_on_demand = forms.BooleanField(required=False, label="On-demand notifications")
-    addon_online_payments = forms.BooleanField(required=False, label="Online payments (QuickPay)")
 
     def clean_phone(self):
         """The office phone is what HELP replies and voicemails give patients: a real number."""
@@ -134,3 +131,6 @@ class PracticeSettingsForm(forms.Form):
         zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
                        and not z.startswith(("Etc/", "SystemV/")))
         self.fields["time_zone"].choices = [(z, z.replace("_", " ")) for z in zones]
+        for addon in ADDONS:
+            self.fields[addon.field] = forms.BooleanField(required=False, label=addon.label,
+                                                          help_text=addon.description)

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .addons import ADDONS
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -69,10 +71,6 @@ class Practice(models.Model):
                                  validators=[validate_time_zone])
     phone = models.CharField(max_length=32, blank=True)
     address = models.TextField(blank=True)
-    addon_balance_notifications = models.BooleanField("balance notifications", default=False)
-    addon_voice = models.BooleanField("voice", default=False)
-    addon_on_demand = models.BooleanField("on-demand notifications", default=False)
-    addon_online_payments = models.BooleanField("online payments (QuickPay)", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,6 +82,11 @@ class Practice(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# One switch per add-on of the registry: practice.addon_balance_notifications, addon_voice, ...
+for _addon in ADDONS:
+    Practice.add_to_class(_addon.field, models.BooleanField(_addon.label, default=False))
 
 
 class Role(models.TextChoices):

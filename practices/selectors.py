@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .models import ApiKey, AuditEvent, Invitation, Membership, Practice
+from .models import ApiKey, AuditEvent, Invitation, Membership, Practice, Role
 from .tokens import token_digest
 
 
@@ -22,6 +22,12 @@ def memberships_for_user(*, user) -> list[Membership]:
 def team_members(*, practice: Practice) -> QuerySet[Membership]:
     return (Membership.objects.filter(practice=practice).select_related("user")
             .order_by("user__email"))
+
+
+def team_admins(*, practice: Practice) -> list:
+    """The office's active admins: who can change its settings and add-ons."""
+    return [m.user for m in team_members(practice=practice).filter(role=Role.ADMIN,
+                                                                   user__is_active=True)]
 
 
 def team_member_get(*, practice: Practice, pk) -> Membership:

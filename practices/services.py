@@ -1,6 +1,7 @@
 """Writes for practices: one function per use case, each in a transaction."""
 
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .addons import ADDONS, addon_get
 from .models import (
     ApiKey,
     AuditEvent,
@@ -32,7 +34,7 @@ def audit_record(*, practice: Practice, actor, action: str, target: str = "", **
 
 @transaction.atomic
 def practice_create(*, name: str, time_zone: str, slug: str = "", phone: str = "",
-                    address: str = "") -> Practice:
+                    address: str = "", addons: Iterable[str] = ()) -> Practice:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A practice needs a name."})
@@ -44,7 +46,7 @@ def practice_create(*, name: str, time_zone: str, slug: str = "", phone: str = "
     while Practice.objects.filter(slug=candidate).exists():
         candidate, n = f"{base}-{n}", n + 1
     practice = Practice(name=name, slug=candidate, time_zone=time_zone, phone=phone,
-                        address=address)
+                        address=address, **{addon_get(a).field: True for a in addons})
     practice.full_clean()
     practice.save()
     return practice
@@ -239,8 +241,8 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     return key
 
 
-PRACTICE_EDITABLE_FIELDS = ("name", "time_zone", "phone", "address", "addon_balance_notifications",
-                            "addon_voice", "addon_on_demand", "addon_online_payments")
+PRACTICE_EDITABLE_FIELDS = ("name", "time_zone", "phone", "address",
+                            *(addon.field for addon in ADDONS))
 
 
 @transaction.atomic

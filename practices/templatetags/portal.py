@@ -36,3 +36,11 @@ def phone(value) -> str:
     style = (phonenumbers.PhoneNumberFormat.NATIONAL if region == HOME_REGION
              else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(parsed, style)
+
+
+@register.simple_tag
+def addon_states(practice) -> list[tuple]:
+    """Each add-on of the registry with whether the office has it on: [(Addon, bool), ...]."""
+    from practices.addons import ADDONS
+
+    return [(addon, bool(getattr(practice, addon.field, False))) for addon in ADDONS]
