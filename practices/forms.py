@@ -6,42 +6,23 @@ from django.core.mail import EmailMultiAlternatives
 
 from config.plain_text import render_plain_text
 
-from . import login_throttle
 from .addons import ADDONS
 from .models import Role
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    """Sign-in by email and password, refusing further tries after repeated failures."""
+    """Sign-in by email and password. Failures are counted, and locks applied, by django-axes
+    (practices.sign_in_limits)."""
 
     username = forms.EmailField(label="Email", widget=forms.EmailInput(
         attrs={"autofocus": True, "autocomplete": "email"}))
     error_messages = {
         "invalid_login": "That email and password don't match an account. Check both and try again.",
         "inactive": "This account is inactive.",
-        "locked": "Too many failed sign-in attempts. Wait %(minutes)s minutes, or reset your "
-                  "password.",
     }
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
-
-    def clean(self):
-        email = self.cleaned_data.get("username") or ""
-        ip = login_throttle.client_ip(self.request) if self.request else ""
-        if login_throttle.is_locked(email=email, client_ip=ip):
-            from django.conf import settings
-
-            raise forms.ValidationError(
-                self.error_messages["locked"], code="locked",
-                params={"minutes": max(1, settings.LOGIN_FAILURE_WINDOW // 60)})
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            login_throttle.record_failure(email=email, client_ip=ip)
-            raise
-        login_throttle.clear(email=email)
-        return cleaned
 
 
 logger = logging.getLogger(__name__)

@@ -1,3 +1,4 @@
+from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -21,12 +22,30 @@ from .forms import (
     TeamMemberAddForm,
 )
 from .middleware import practice_remember
+from .sign_in_limits import password_reset_allowed
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetRequestForm
     email_template_name = "registration/password_reset_email.txt"
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        refused = password_reset_allowed(self.request, form.cleaned_data["email"])
+        if refused:
+            form.add_error(None, refused)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Whoever can read the account's email has proved it: its sign-in locks end here.
+        axes_reset(username=form.user.email)
+        return response
 
 
 class LoginView(auth_views.LoginView):

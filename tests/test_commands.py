@@ -29,7 +29,9 @@ def test_add_team_member_with_password_can_sign_in(client, world, capsys):
     call_command("add_team_member", "--practice", "lakeside", "--email", "ops@example.test",
                  "--role", "admin", "--password", "ops-password-123")
     assert Membership.objects.get(user__email="ops@example.test").role == Role.ADMIN
-    assert client.login(username="ops@example.test", password="ops-password-123")
+    signed_in = client.post("/accounts/login/", {"username": "ops@example.test",
+                                                 "password": "ops-password-123"})
+    assert signed_in.status_code == 302 and "_auth_user_id" in client.session
 
 
 def test_add_team_member_without_password_invites_and_adds_no_one_yet(world, capsys):

@@ -94,7 +94,9 @@ def test_a_new_person_accepts_by_choosing_a_password(client_of, client, world,
     member = Membership.objects.get(practice=world.practice_a, user__email="new.hire@example.test")
     assert member.user.full_name == "New Hire"
     client.logout()
-    assert client.login(username="new.hire@example.test", password="first-password-here")
+    signed_in = client.post(reverse("login"), {"username": "new.hire@example.test",
+                                               "password": "first-password-here"})
+    assert signed_in.status_code == 302 and "_auth_user_id" in client.session
 
 
 def test_an_invitation_is_for_its_addressee_only(client_of, client, world,

@@ -4,6 +4,7 @@ The profile modules (``embedded``, ``production``, ``test``) import everything f
 what differs: the database, the Celery broker, the email backend and the delivery channels.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -22,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "ninja",
+    "axes",
     "practices",
     "patients",
     "statements",
@@ -42,6 +44,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "practices.middleware.CurrentPracticeMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -73,11 +76,14 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "practices.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked email and address pair first
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
-PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3  # invites are valid for three days
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3  # reset links work for three days
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
@@ -86,10 +92,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Failed logins: after LOGIN_FAILURE_LIMIT failures for one email (or one client address) within
-# LOGIN_FAILURE_WINDOW seconds, further attempts are refused until the window has passed.
-LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
+# Failed sign-ins (django-axes; practices/sign_in_limits.py): after LOGIN_FAILURE_LIMIT failures
+# for one email from one client address, that pair is refused for LOGIN_FAILURE_WINDOW seconds
+# (each further try starts the wait again); a completed password reset lifts it.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "practices.sign_in_limits.sign_in_email"
+AXES_CLIENT_IP_CALLABLE = "practices.sign_in_limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "practices.sign_in_limits.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in
+# Password-reset emails: at most this many per email, and per client address, in the window.
+PASSWORD_RESET_LIMIT_PER_EMAIL = env_int("PASSWORD_RESET_LIMIT_PER_EMAIL", 3, minimum=1)
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 20, minimum=1)
+PASSWORD_RESET_LIMIT_WINDOW = 60 * 60
 # How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
 
