@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -85,7 +86,9 @@ def _check_role(role: str) -> None:
 
 
 def _check_not_member(practice: Practice, email: str) -> None:
-    if Membership.objects.filter(practice=practice, user__email__iexact=email).exists():
+    # A member who never chose a password (added before invitations) may be invited again.
+    if Membership.objects.filter(practice=practice, user__email__iexact=email).exclude(
+            user__password__startswith=UNUSABLE_PASSWORD_PREFIX).exists():
         raise ValidationError({"email": f"{email} is already on this office's team."})
 
 

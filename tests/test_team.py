@@ -189,3 +189,22 @@ def test_another_practices_member_answers_404(client_of, world):
     client = client_of(world.admin_ab, office="lakeside")
     assert client.post(reverse("team_member_remove", args=[outsider.pk])).status_code == 404
     assert Membership.objects.filter(pk=outsider.pk).exists()
+
+
+def test_a_member_who_never_chose_a_password_can_be_invited_again(client_of, client, world,
+                                                                  django_capture_on_commit_callbacks):
+    from tests.factories import MembershipFactory, UserFactory
+
+    waiting = UserFactory(email="never.came@example.test")
+    waiting.set_unusable_password()
+    waiting.save()
+    MembershipFactory(user=waiting, practice=world.practice_a)
+    admin = client_of(world.admin_ab, office="lakeside")
+    _, _, link = _invite(admin, "never.came@example.test", callbacks=django_capture_on_commit_callbacks)
+    admin.logout()
+    form_url = client.get(link)["Location"]
+    client.post(form_url, {"full_name": "", "new_password1": "finally-a-password",
+                           "new_password2": "finally-a-password"})
+    waiting.refresh_from_db()
+    assert waiting.check_password("finally-a-password")
+    assert Membership.objects.filter(practice=world.practice_a, user=waiting).count() == 1
