@@ -36,7 +36,7 @@ class AmountForm(forms.Form):
                                                                  "autocomplete": "transaction-amount"}))
     payer_email = forms.EmailField(required=False, max_length=254, label="Email for your receipt (optional)",
                                    widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    attempt = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", widget=forms.HiddenInput,
+    attempt = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}\Z", widget=forms.HiddenInput,
                                error_messages={"invalid": "This form has expired; choose the amount again.",
                                                "required": "This form has expired; choose the amount again."})
 
@@ -44,7 +44,7 @@ class AmountForm(forms.Form):
         raw = self.cleaned_data["other_amount"].strip().replace("$", "").replace(",", "").strip()
         if not raw:
             return None
-        if not re.fullmatch(r"\d{1,10}(\.\d{1,2})?|\.\d{1,2}", raw):
+        if not re.fullmatch(r"[0-9]{1,10}(\.[0-9]{1,2})?|\.[0-9]{1,2}", raw):
             raise forms.ValidationError("Enter an amount in dollars and cents, like 25 or 25.50.")
         return Decimal(raw)
 
@@ -74,15 +74,15 @@ class SandboxCardForm(forms.Form):
     """The sandbox checkout's card form: only Stripe's published test numbers mean anything."""
 
     email = forms.EmailField(required=False, max_length=254, label="Email for the receipt")
-    card_number = forms.RegexField(regex=r"^[0-9 ]{12,23}$", label="Card number", max_length=23,
+    card_number = forms.RegexField(regex=r"^[0-9 ]{12,23}\Z", label="Card number", max_length=23,
                                    widget=forms.TextInput(attrs={"inputmode": "numeric",
                                                                  "autocomplete": "off"}),
                                    error_messages={"invalid": "Enter the card number (digits only)."})
-    expiry = forms.RegexField(regex=r"^(0[1-9]|1[0-2]) ?/ ?\d{2}$", label="Expiry (MM/YY)", max_length=7,
+    expiry = forms.RegexField(regex=r"^(0[1-9]|1[0-2]) ?/ ?[0-9]{2}\Z", label="Expiry (MM/YY)", max_length=7,
                               widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off",
                                                             "placeholder": "MM/YY"}),
                               error_messages={"invalid": "Enter the expiry as MM/YY."})
-    cvc = forms.RegexField(regex=r"^\d{3,4}$", label="CVC", max_length=4,
+    cvc = forms.RegexField(regex=r"^[0-9]{3,4}\Z", label="CVC", max_length=4,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
                            error_messages={"invalid": "Enter the 3 or 4 digits on the back of the card."})
 

@@ -157,7 +157,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 # The Twilio client logs every request's headers at INFO.
-                "twilio.http_client": {"level": "WARNING"}},
+                "twilio.http_client": {"level": "WARNING"},
+                "stripe": {"level": "WARNING"}},
 }
 
 # Delivery engine (notifications/dispatch.py explains the leases and the reclaim rule).
