@@ -144,6 +144,7 @@ def sandbox_checkout(request, session_id):
         return _checkout_page(request, session, None, status=410, closed=True)
     if session.expires_at <= timezone.now():
         gateways.sandbox_checkout_expire(checkout=session)
+        payment.refresh_from_db()
         return _checkout_page(request, session, None, status=410, closed=True)
     if request.method == "GET":
         return _checkout_page(request, session, SandboxCardForm(initial={"email": payment.payer_email}))

@@ -60,7 +60,7 @@ class FakeStripe:
                 self._reply(*fake.handle("POST", urlparse(self.path).path, form, dict(self.headers)))
 
         self.server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     @property
