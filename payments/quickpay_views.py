@@ -2,6 +2,11 @@
 
 Every response is `Cache-Control: no-store` (a shared phone or a proxy keeps nothing) and
 `Referrer-Policy: no-referrer` (the token in the address never leaves in a Referer header).
+
+These pages are exempt from Django's CSRF check: under no-referrer a browser posts their forms
+with `Origin: null` and no Referer, which that check refuses. A forged cross-site post would
+need the page's address, and the address is the secret (a 128-bit token or checkout session
+id): whoever has it can use the page anyway, and nobody is signed in here to be ridden.
 """
 
 import secrets
@@ -11,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from practices.login_throttle import client_ip
@@ -33,7 +39,7 @@ def public_page(view):
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response
 
-    return require_http_methods(["GET", "POST"])(wrapper)
+    return csrf_exempt(require_http_methods(["GET", "POST"])(wrapper))
 
 
 def _link_or_404(token: str):

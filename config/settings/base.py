@@ -147,7 +147,7 @@ DUE_WORK = [
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
-                "notifications.demo.demo_seed"]
+                "notifications.demo.demo_seed", "payments.demo.quickpay_demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -68,7 +68,8 @@ def fake_stripe(settings, office):
     fake = FakeStripe().start()
     settings.PAYMENTS_GATEWAY = "stripe"
     settings.STRIPE_API_BASE = fake.url
-    PaymentSettings.objects.update_or_create(practice=office.practice, defaults={"stripe_account_id": ACCOUNT})
+    PaymentSettings.objects.update_or_create(practice=office.practice,
+                                             defaults={"stripe_account_id": ACCOUNT})
     yield fake
     fake.stop()
 

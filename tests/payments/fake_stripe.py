@@ -60,7 +60,8 @@ class FakeStripe:
                 self._reply(*fake.handle("POST", urlparse(self.path).path, form, dict(self.headers)))
 
         self.server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         return self
 
     @property
@@ -85,9 +86,9 @@ class FakeStripe:
                 if key in self.idempotent:
                     body, session = self.idempotent[key]
                     if body != json.dumps(form, sort_keys=True):
-                        return 400, {"error": {"type": "idempotency_error",
-                                               "message": "Keys for idempotent requests can only be used "
-                                                          "with the same parameters they were first used with."}}
+                        message = ("Keys for idempotent requests can only be used with the same "
+                                   "parameters they were first used with.")
+                        return 400, {"error": {"type": "idempotency_error", "message": message}}
                     return 200, session
                 session = self.session_from(form, account=headers.get("Stripe-Account", ""))
                 self.sessions[session["id"]] = session

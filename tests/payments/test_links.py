@@ -26,7 +26,8 @@ def _request(guarantor, n, **kw):
 
 
 def test_a_token_is_128_random_bits_short_enough_for_a_text_and_stored_only_as_its_digest(office, settings):
-    urls = quickpay_links_mint(practice=office.practice, items=[_request(office.guarantor, n) for n in range(200)])
+    items = [_request(office.guarantor, n) for n in range(200)]
+    urls = quickpay_links_mint(practice=office.practice, items=items)
     prefix = settings.PUBLIC_BASE_URL + "/p/"
     tokens = [url.removeprefix(prefix) for url in urls]
     assert all(url.startswith(prefix) for url in urls)

@@ -240,5 +240,6 @@ def test_the_paid_page_needs_the_links_own_session(client, office):
     payment = Payment.objects.get()
     assert client.get(f"/p/{token}/paid", {"session_id": payment.checkout_session_id}).status_code == 200
     assert client.get(f"/p/{token}/paid", {"session_id": "cs_other"}).status_code == 404
-    assert client.get(f"/p/{office.link()}/paid", {"session_id": payment.checkout_session_id}).status_code == 404
+    other_link = office.link()
+    assert client.get(f"/p/{other_link}/paid", {"session_id": payment.checkout_session_id}).status_code == 404
     assert client.get(reverse("quickpay_paid", args=[token])).status_code == 404

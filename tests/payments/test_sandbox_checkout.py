@@ -16,7 +16,8 @@ from payments.models import Payment, SandboxCheckout
 
 from .conftest import pay_form
 
-CARD = {"email": "ana.payer@example.test", "card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
+CARD = {"email": "ana.payer@example.test", "card_number": "4242 4242 4242 4242", "expiry": "12/39",
+        "cvc": "123"}
 
 
 def _checkout(client, office, **choices):
@@ -28,7 +29,8 @@ def _checkout(client, office, **choices):
 
 def _dunning(office, days=7):
     return notification_schedule(
-        practice=office.practice, recipient=Recipient(kind="patient", id=office.guarantor.pk, name="Ana Reyes"),
+        practice=office.practice,
+        recipient=Recipient(kind="patient", id=office.guarantor.pk, name="Ana Reyes"),
         channel="sms", address="+13125550111", kind="balance_dunning", body="Lakeside Dental: a balance.",
         idempotency_key=f"statement:1:level:{days}:sms", send_at=timezone.now() + timedelta(days=days))
 
@@ -42,7 +44,8 @@ def test_paying_the_full_balance_lowers_it_stops_the_dunning_and_mails_a_receipt
     done = client.post(checkout_url, CARD)
     assert done.status_code == 302 and f"/p/{token}/paid?session_id=cs_sandbox_" in done["Location"]
     payment = Payment.objects.get()
-    assert (payment.status, payment.amount, payment.payer_email) == ("succeeded", 250, "ana.payer@example.test")
+    assert (payment.status, payment.amount) == ("succeeded", 250)
+    assert payment.payer_email == "ana.payer@example.test"
     assert Balance.objects.get(guarantor=office.guarantor).total == 0
     waiting.refresh_from_db()
     assert (waiting.status, waiting.reason_code) == ("will_not_send", "balance_paid")

@@ -30,8 +30,8 @@ def test_the_payments_list_totals_and_filters(client_of, world, office):
     _payment(office, amount="25.00", status="pending")
     _payment(office, amount="7.00", status="failed")
     other = make_guarantor(world.practice_c, "C-1", "Cy", "Other")
-    Payment.objects.create(practice=world.practice_c, guarantor=other, attempt="c", amount=999, gateway="sandbox",
-                           status="succeeded")
+    Payment.objects.create(practice=world.practice_c, guarantor=other, attempt="c", amount=999,
+                           gateway="sandbox", status="succeeded")
     client = client_of(world.staff_a)
     response = client.get(reverse("payment_list"))
     assert response.status_code == 200
@@ -44,7 +44,8 @@ def test_the_payments_list_totals_and_filters(client_of, world, office):
     assert client.get(reverse("payment_list"), {"status": "pending"}).context["totals"].count == 1
     assert client.get(reverse("payment_list"), {"source": "on_demand"}).context["totals"].count == 1
     today = timezone.localdate(timezone=office.practice.tz).isoformat()
-    assert client.get(reverse("payment_list"), {"date_from": today, "date_to": today}).context["totals"].count == 4
+    same_day = client.get(reverse("payment_list"), {"date_from": today, "date_to": today})
+    assert same_day.context["totals"].count == 4
     tomorrow = (timezone.localdate(timezone=office.practice.tz) + timedelta(days=1)).isoformat()
     assert client.get(reverse("payment_list"), {"date_from": tomorrow}).context["totals"].count == 0
 
@@ -103,7 +104,8 @@ def test_no_front_desk_link_when_online_payments_are_off(client_of, world, offic
     client = client_of(world.staff_a)
     client.post(reverse("quickpay_link_create", args=[office.guarantor.pk]))
     assert not QuickPayLink.objects.exists()
-    assert b"are off for this office" in client.get(reverse("guarantor_detail", args=[office.guarantor.pk])).content
+    account = client.get(reverse("guarantor_detail", args=[office.guarantor.pk]))
+    assert b"are off for this office" in account.content
 
 
 def test_another_practices_staff_cannot_make_a_link(client_of, world, office):
@@ -113,8 +115,8 @@ def test_another_practices_staff_cannot_make_a_link(client_of, world, office):
 
 def test_admins_set_payment_settings_and_the_change_is_audited(client_of, world, office):
     client = client_of(world.admin_ab, office="lakeside")
-    response = client.post(reverse("payment_settings"), {"stripe_account_id": " acct_1AbC2dEf3GhI ",
-                                                         "link_expiry_days": "30", "require_date_of_birth": "on"})
+    response = client.post(reverse("payment_settings"), {
+        "stripe_account_id": " acct_1AbC2dEf3GhI ", "link_expiry_days": "30", "require_date_of_birth": "on"})
     assert response.status_code == 302
     saved = PaymentSettings.objects.get(practice=office.practice)
     assert (saved.stripe_account_id, saved.link_expiry_days, saved.require_date_of_birth) == (
@@ -124,7 +126,8 @@ def test_admins_set_payment_settings_and_the_change_is_audited(client_of, world,
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("stripe_account_id", "sk_live_oops"), ("stripe_account_id", "acct_\x00"), ("stripe_account_id", "a" * 300),
+    ("stripe_account_id", "sk_live_oops"), ("stripe_account_id", "acct_\x00"),
+    ("stripe_account_id", "a" * 300),
     ("link_expiry_days", "0"), ("link_expiry_days", "366"), ("link_expiry_days", "18446744073709551616"),
     ("link_expiry_days", "1e3"),
 ])

@@ -20,7 +20,8 @@ def _start(client, office, **choices) -> Payment:
     page = client.get(f"/p/{token}")
     response = client.post(f"/p/{token}", pay_form(page, **choices))
     assert response.status_code == 302, response.content[:500]
-    payment = Payment.objects.get(checkout_session_id__isnull=False, link__notification_key=f"test:{office.counter}")
+    payment = Payment.objects.get(checkout_session_id__isnull=False,
+                                  link__notification_key=f"test:{office.counter}")
     assert response["Location"] == payment.checkout_url
     return payment
 
