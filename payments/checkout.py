@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .gateways import CheckoutRequest, GatewayUnavailable, gateway
 from .models import Payment, PaymentStatus
-from .quickpay import PageState, QuickPayPage, payment_settings_for
+from .quickpay import PageState, QuickPayPage, link_payment_settings
 
 MIN_OTHER_AMOUNT = Decimal("1.00")
 # Stripe accepts 30 minutes to 24 hours; an hour is plenty to type a card number.
@@ -56,7 +56,7 @@ def payment_start(*, page: QuickPayPage, amount: Decimal, payer_email: str, atte
     if page.state != PageState.PAYABLE:
         raise ValidationError("This balance cannot be paid online.")
     link = page.link
-    settings_row = payment_settings_for(link.practice)
+    settings_row = link_payment_settings(link)
     engine = gateway()
     try:
         with transaction.atomic():

@@ -55,6 +55,14 @@ def payment_settings_for(practice) -> PaymentSettings:
     return PaymentSettings.objects.filter(practice=practice).first() or PaymentSettings(practice=practice)
 
 
+def link_payment_settings(link: QuickPayLink) -> PaymentSettings:
+    """The settings of a link's practice, read with the link by quickpay_link_find."""
+    try:
+        return link.practice.payment_settings
+    except PaymentSettings.DoesNotExist:
+        return PaymentSettings(practice=link.practice)
+
+
 def _requests_check(practice, items: list[LinkRequest]) -> None:
     errors: list[str] = []
     keys = set()
@@ -117,7 +125,7 @@ def quickpay_link_find(*, token: str) -> QuickPayLink | None:
     """The link with this token (any state), or None: a malformed token is simply not found."""
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
-    return (QuickPayLink.objects.select_related("practice", "guarantor__balance")
+    return (QuickPayLink.objects.select_related("practice__payment_settings", "guarantor__balance")
             .filter(token_hash=token_hash(token)).first())
 
 
@@ -209,7 +217,7 @@ def quickpay_page(*, link: QuickPayLink, verified: bool, now=None) -> QuickPayPa
         return QuickPayPage(link, PageState.REVOKED)
     if link.expires_at <= now:
         return QuickPayPage(link, PageState.EXPIRED)
-    payment_settings = payment_settings_for(link.practice)
+    payment_settings = link_payment_settings(link)
     if not gateway_ready(practice=link.practice, payment_settings=payment_settings):
         return QuickPayPage(link, PageState.UNAVAILABLE)
     if payment_settings.require_date_of_birth and not verified:

@@ -54,8 +54,10 @@ def _change_seq_take(practice_id: int) -> int:
     """The practice's next change number. The UPDATE locks its settings row until commit, so
     numbers become visible in the order they were given: a reader that has seen number n has
     seen every number below it."""
-    PaymentSettings.objects.get_or_create(practice_id=practice_id)
-    PaymentSettings.objects.filter(practice_id=practice_id).update(payments_seq=F("payments_seq") + 1)
+    bump = PaymentSettings.objects.filter(practice_id=practice_id)
+    if not bump.update(payments_seq=F("payments_seq") + 1):
+        PaymentSettings.objects.get_or_create(practice_id=practice_id)
+        bump.update(payments_seq=F("payments_seq") + 1)
     return (PaymentSettings.objects.filter(practice_id=practice_id)
             .values_list("payments_seq", flat=True).get())
 
@@ -128,7 +130,8 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
                             source="payment")
     _receipt_queue(payment)
     payment.change_seq = _change_seq_take(payment.practice_id)
-    payment.save()
+    payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
+                                "charge_id", "payer_email", "balance_effect", "change_seq", "updated_at"])
     return True
 
 
