@@ -20,8 +20,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 
@@ -54,12 +53,17 @@ def _change_seq_take(practice_id: int) -> int:
     """The practice's next change number. The UPDATE locks its settings row until commit, so
     numbers become visible in the order they were given: a reader that has seen number n has
     seen every number below it."""
-    bump = PaymentSettings.objects.filter(practice_id=practice_id)
-    if not bump.update(payments_seq=F("payments_seq") + 1):
-        PaymentSettings.objects.get_or_create(practice_id=practice_id)
-        bump.update(payments_seq=F("payments_seq") + 1)
-    return (PaymentSettings.objects.filter(practice_id=practice_id)
-            .values_list("payments_seq", flat=True).get())
+    table = PaymentSettings._meta.db_table
+    bump = (f"UPDATE {table} SET payments_seq = payments_seq + 1 "  # noqa: S608 - our table's name
+            "WHERE practice_id = %s RETURNING payments_seq")
+    with connection.cursor() as cursor:
+        cursor.execute(bump, [practice_id])
+        row = cursor.fetchone()
+        if row is None:  # the practice's first payment: its settings row is made now
+            PaymentSettings.objects.get_or_create(practice_id=practice_id)
+            cursor.execute(bump, [practice_id])
+            row = cursor.fetchone()
+    return row[0]
 
 
 def _balance_take(payment: Payment, amount: Decimal) -> dict:
@@ -135,7 +139,7 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     return True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def checkout_completed(*, session_id: str, paid: bool, amount_cents: int | None, payment_intent_id: str = "",
                        charge_id: str = "", payer_email: str = "", account: str = "") -> Payment | None:
     """The payer finished checkout. `paid` False: a delayed method (bank debit) whose outcome
@@ -152,7 +156,7 @@ def checkout_completed(*, session_id: str, paid: bool, amount_cents: int | None,
     return payment
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def checkout_failed(*, session_id: str, reason: str, account: str = "") -> Payment | None:
     payment = _locked(checkout_session_id=session_id)
     if payment is None or not _same_account(payment, account) or payment.status != PaymentStatus.PENDING:
@@ -163,7 +167,7 @@ def checkout_failed(*, session_id: str, reason: str, account: str = "") -> Payme
     return payment
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def checkout_expired(*, session_id: str, account: str = "") -> Payment | None:
     payment = _locked(checkout_session_id=session_id)
     if payment is None or not _same_account(payment, account) or payment.status != PaymentStatus.PENDING:
@@ -173,7 +177,7 @@ def checkout_expired(*, session_id: str, account: str = "") -> Payment | None:
     return payment
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
                     account: str = "") -> Payment | None:
     """A refund (made in the gateway's dashboard): `amount_refunded_cents` is the charge's total

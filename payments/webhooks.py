@@ -11,8 +11,9 @@ import logging
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -71,14 +72,22 @@ HANDLERS = {
 }
 
 
+def _event_claim(*, event_id: str, type_: str, account: str) -> bool:
+    """Record the event id; False when it was recorded before. One statement: a concurrent
+    delivery of the same event waits on the unique index and then finds it taken."""
+    table = GatewayEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (event_id, type, account, received_at) "  # noqa: S608 - our table
+                       "VALUES (%s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING id",
+                       [event_id, type_, account, timezone.now()])
+        return cursor.fetchone() is not None
+
+
 @transaction.atomic
 def stripe_event_handle(*, event: dict) -> bool:
     """Act on one verified event. False when its id was handled before (nothing changes)."""
     account = _text(event.get("account"))
-    try:
-        with transaction.atomic():
-            GatewayEvent.objects.create(event_id=event["id"], type=event["type"][:100], account=account[:255])
-    except IntegrityError:
+    if not _event_claim(event_id=event["id"], type_=event["type"][:100], account=account[:255]):
         return False
     handler = HANDLERS.get(event["type"])
     if handler is not None:
