@@ -32,4 +32,5 @@ class QuickPayLinkAdmin(admin.ModelAdmin):
     exclude = ["token_hash"]
 
 
-admin.site.register([ApplicationEvent, AlertTimer, AlertDelivery, AlertPreference, PaymentSettings, GatewayEvent])
+admin.site.register([ApplicationEvent, AlertTimer, AlertDelivery, AlertPreference, PaymentSettings,
+                     GatewayEvent])
