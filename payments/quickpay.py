@@ -121,12 +121,25 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     return urls
 
 
+# What the page and the start of a payment read: the patient and practice rows are wide, and this
+# is the one query of every page view.
+_PAGE_FIELDS = [
+    *(f.name for f in QuickPayLink._meta.concrete_fields),
+    "practice__name", "practice__slug", "practice__phone", "practice__time_zone",
+    "practice__addon_online_payments", "practice__payment_settings__stripe_account_id",
+    "practice__payment_settings__link_expiry_days", "practice__payment_settings__require_date_of_birth",
+    "guarantor__practice_id", "guarantor__guarantor_id", "guarantor__first_name", "guarantor__last_name",
+    "guarantor__date_of_birth", "guarantor__balance__total", "guarantor__balance__amount_due",
+    "guarantor__balance__in_collections",
+]
+
+
 def quickpay_link_find(*, token: str) -> QuickPayLink | None:
     """The link with this token (any state), or None: a malformed token is simply not found."""
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
     return (QuickPayLink.objects.select_related("practice__payment_settings", "guarantor__balance")
-            .filter(token_hash=token_hash(token)).first())
+            .only(*_PAGE_FIELDS).filter(token_hash=token_hash(token)).first())
 
 
 @transaction.atomic

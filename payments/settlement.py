@@ -28,7 +28,7 @@ from notifications.services import Recipient, notification_schedule
 from patients.models import ZERO, Balance
 from patients.services import balances_changed_notify
 
-from .models import PAID_STATUSES, Payment, PaymentSettings, PaymentStatus
+from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,8 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
 
 def _same_account(payment: Payment, account: str) -> bool:
     """A Connect event names the account it happened on: it must be the payment's."""
-    if account and payment.stripe_account_id and account != payment.stripe_account_id:
+    expected = payment.stripe_account_id if payment.gateway == Gateway.STRIPE else ""
+    if expected and account != expected:
         logger.warning("gateway event for payment %s came from another account; ignored", payment.pk)
         return False
     return True

@@ -17,10 +17,13 @@ def _get(client, token):
     return client.get(f"/p/{token}")
 
 
-def test_a_payable_balance_shows_the_practice_the_short_name_and_the_amounts(client, office):
+def test_a_payable_balance_shows_the_practice_the_short_name_and_the_amounts(client, office,
+                                                                           django_assert_num_queries):
     make_guarantor(office.practice, "G-9", "Zed", "Zimmerman")  # another patient of the practice
-    office.guarantor.balance.in_collections = False
-    response = _get(client, office.link())
+    PaymentSettings.objects.create(practice=office.practice)
+    token = office.link()
+    with django_assert_num_queries(2):  # the link with all the page shows, and the opening
+        response = _get(client, token)
     body = response.content.decode()
     assert response.status_code == 200
     assert 'data-testid="state-payable"' in body

@@ -162,10 +162,13 @@ def test_refunds_give_back_what_the_payment_took_and_show_on_the_account(
     assert b"Refunded" in page.content and b"\xe2\x88\x92$100.00 refunded" in page.content
 
 
-def test_an_event_from_another_connected_account_changes_nothing(client, office, fake_stripe, post_event):
+@pytest.mark.parametrize("account", ["acct_SomeoneElse", None])
+def test_an_event_of_another_or_no_connected_account_changes_nothing(client, office, fake_stripe, post_event,
+                                                                     account):
     payment = _start(client, office)
-    post_event(session_event("checkout.session.completed", fake_stripe.sessions[payment.checkout_session_id],
-                             account="acct_SomeoneElse"))
+    event = session_event("checkout.session.completed", fake_stripe.sessions[payment.checkout_session_id])
+    event["account"] = account
+    assert post_event(event).status_code == 200
     payment.refresh_from_db()
     assert payment.status == "pending"
     assert Balance.objects.get(guarantor=office.guarantor).total == Decimal("250.00")
