@@ -43,7 +43,7 @@ def demo_seed() -> DemoResult:
 
 # --- QuickPay: a demo message whose link opens the page and pays in the sandbox checkout ---
 
-QUICKPAY_DEMO_KEY = "demo:quickpay:{slug}:{channel}"
+QUICKPAY_DEMO_KEY = "quickpay-demo:{slug}:{channel}"
 
 
 def _demo_guarantor(practice):
