@@ -9,7 +9,7 @@ succeeds, in one transaction:
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
 4. queues a receipt email to the payer through the outbox;
 5. takes the practice's next change number, last, so the row lock that orders the numbers is
-   held only for the commit (see Payment.change_seq and the payments API).
+   held only for that statement and the commit (see Payment.change_seq and the payments API).
 
 A refund puts back what the payment took, in proportion to what was refunded, and calls the
 hooks with source "refund". Locks are always taken in the order payment, balance, settings.
@@ -49,21 +49,31 @@ def _cents(value) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(CENTS)
 
 
-def _change_seq_take(practice_id: int) -> int:
-    """The practice's next change number. The UPDATE locks its settings row until commit, so
-    numbers become visible in the order they were given: a reader that has seen number n has
-    seen every number below it."""
-    table = PaymentSettings._meta.db_table
-    bump = (f"UPDATE {table} SET payments_seq = payments_seq + 1 "  # noqa: S608 - our table's name
+def _change_seq_give(payment: Payment) -> None:
+    """Give the payment the practice's next change number, as the transaction's last write.
+
+    The UPDATE of the practice's settings row locks it until commit, so numbers become visible
+    in the order they were given: a reader that has seen number n has seen every number below
+    it. On PostgreSQL one statement takes the number and writes it on the payment, so the lock
+    is held for that statement and the commit only.
+    """
+    settings_table, payment_table = PaymentSettings._meta.db_table, Payment._meta.db_table
+    bump = (f"UPDATE {settings_table} SET payments_seq = payments_seq + 1 "  # noqa: S608 - our tables
             "WHERE practice_id = %s RETURNING payments_seq")
+    if connection.vendor == "postgresql":
+        bump = (f"WITH seq AS ({bump}) UPDATE {payment_table} SET change_seq = seq.payments_seq "  # noqa: S608
+                f"FROM seq WHERE {payment_table}.id = %s RETURNING {payment_table}.change_seq")
+    params = [payment.practice_id] + ([payment.pk] if connection.vendor == "postgresql" else [])
     with connection.cursor() as cursor:
-        cursor.execute(bump, [practice_id])
+        cursor.execute(bump, params)
         row = cursor.fetchone()
         if row is None:  # the practice's first payment: its settings row is made now
-            PaymentSettings.objects.get_or_create(practice_id=practice_id)
-            cursor.execute(bump, [practice_id])
+            PaymentSettings.objects.get_or_create(practice_id=payment.practice_id)
+            cursor.execute(bump, params)
             row = cursor.fetchone()
-    return row[0]
+        if connection.vendor != "postgresql":
+            Payment.objects.filter(pk=payment.pk).update(change_seq=row[0])
+    payment.change_seq = row[0]
 
 
 def _balance_take(payment: Payment, amount: Decimal) -> dict:
@@ -133,9 +143,9 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
     _receipt_queue(payment)
-    payment.change_seq = _change_seq_take(payment.practice_id)
     payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
-                                "charge_id", "payer_email", "balance_effect", "change_seq", "updated_at"])
+                                "charge_id", "payer_email", "balance_effect", "updated_at"])
+    _change_seq_give(payment)
     return True
 
 
@@ -196,8 +206,8 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
     payment.refunded_at = timezone.now()
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="refund")
-    payment.change_seq = _change_seq_take(payment.practice_id)
-    payment.save()
+    payment.save(update_fields=["amount_refunded", "status", "refunded_at", "updated_at"])
+    _change_seq_give(payment)
     return payment
 
 
