@@ -9,6 +9,7 @@ urlpatterns = [
     path("statements/", include("statements.urls")),
     path("notifications/", include("notifications.urls")),
     path("payments/", include("payments.urls")),
+    path("", include("payments.quickpay_urls")),
     path("webhooks/", include("notifications.webhook_urls")),
     path("unsubscribe/<str:token>/", notification_webhooks.email_unsubscribe,
          name="email_unsubscribe"),

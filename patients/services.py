@@ -234,3 +234,17 @@ def patient_ensure(*, practice, external_id: str, first_name: str, last_name: st
             Patient.objects.filter(pk=patient.pk).update(guarantor=patient)
             patient.guarantor_id = patient.pk
     return patient
+
+
+def balances_changed_notify(*, practice_id: int, guarantor_ids: list[int], source: str) -> None:
+    """Call every hook in settings.BALANCE_CHANGED_HOOKS as hook(practice_id, guarantor_ids, source).
+
+    Called inside the writer's transaction, after the balances were written, so what a hook
+    does (stopping the dunning of a paid balance) commits or rolls back with them. `source` is
+    "pms_import", "payment" or "refund". Apps above this one register hooks in settings rather
+    than being imported here.
+    """
+    from django.utils.module_loading import import_string
+
+    for path in settings.BALANCE_CHANGED_HOOKS:
+        import_string(path)(practice_id, list(guarantor_ids), source)

@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import AlertDelivery, AlertPreference, AlertTimer, Application, ApplicationEvent
+from .models import (
+    AlertDelivery,
+    AlertPreference,
+    AlertTimer,
+    Application,
+    ApplicationEvent,
+    GatewayEvent,
+    Payment,
+    PaymentSettings,
+    QuickPayLink,
+)
 
 
 @admin.register(Application)
@@ -9,4 +19,18 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_filter = ["state"]
 
 
-admin.site.register([ApplicationEvent, AlertTimer, AlertDelivery, AlertPreference])
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["pk", "practice", "amount", "status", "gateway", "created_at"]
+    list_filter = ["status", "gateway"]
+    readonly_fields = ["balance_effect", "change_seq"]
+
+
+@admin.register(QuickPayLink)
+class QuickPayLinkAdmin(admin.ModelAdmin):
+    list_display = ["pk", "practice", "source", "channel", "created_at", "expires_at", "revoked_at"]
+    exclude = ["token_hash"]
+
+
+admin.site.register([ApplicationEvent, AlertTimer, AlertDelivery, AlertPreference, PaymentSettings,
+                     GatewayEvent])

@@ -1,13 +1,14 @@
-"""JSON API for the financing provider: payment-plan application events."""
+"""JSON API: payment-plan application events from the financing provider; payments for the PMS."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator, AwareDatetime, StringConstraints, field_validator
 
+from .selectors import payments_since
 from .services import application_event_record
 
 router = Router(tags=["applications"])
@@ -105,3 +106,81 @@ def application_event_post(request, payload: ApplicationEventIn):
         "event_id": result.event.event_id, "application_id": application.external_id,
         "status": "accepted" if result.created else "duplicate", "application_state": application.state,
     })
+
+
+# --- payments, for the PMS to post ---
+
+MAX_CURSOR = 2**63 - 1
+
+
+def _cursor(value: str) -> str:
+    if value and int(value) > MAX_CURSOR:
+        raise ValueError("is past the largest cursor")
+    return value
+
+
+Cursor = Annotated[str, StringConstraints(max_length=19, pattern=r"^[0-9]*$"), AfterValidator(_cursor)]
+
+
+class PaymentsQuery(Schema):
+    since: Cursor = Field("", description="The `next_cursor` of the previous page; empty for the first "
+                                          "page. Asking again with the same cursor gives the same "
+                                          "payments (and any that changed since).")
+    limit: int = Field(100, ge=1, le=500, description="Payments per page.")
+
+
+class PaymentOut(Schema):
+    id: int = Field(description="Our id for the payment: post it once, as the PMS's idempotency key.")
+    cursor: str = Field(description="This change's place in the feed.")
+    status: Literal["succeeded", "partially_refunded", "refunded"]
+    amount: str = Field(description="Amount paid, in dollars, e.g. \"100.00\".")
+    amount_refunded: str
+    currency: str
+    guarantor_external_id: str = Field(description="The guarantor's id in the PMS.")
+    paid_at: datetime
+    refunded_at: datetime | None
+    gateway: Literal["stripe", "sandbox"]
+    gateway_payment_id: str = Field(description="Stripe's PaymentIntent id (sandbox: a test id).")
+    source: str | None = Field(description="statement, on_demand, payment_request or manual: what "
+                                           "carried the QuickPay link.")
+    channel: str | None = Field(description="email, sms, voice, qr or paper.")
+    dunning_level: int | None
+    notification_key: str | None = Field(description="The message that carried the link.")
+
+
+class PaymentsPage(Schema):
+    payments: list[PaymentOut]
+    next_cursor: str = Field(description="Pass as `since` for the next page (the same `since` when "
+                                         "nothing new).")
+    has_more: bool
+
+
+def _payment_out(payment) -> dict:
+    link = payment.link
+    return {
+        "id": payment.pk, "cursor": str(payment.change_seq), "status": payment.status,
+        "amount": f"{payment.amount:.2f}", "amount_refunded": f"{payment.amount_refunded:.2f}",
+        "currency": payment.currency, "guarantor_external_id": payment.guarantor.external_id,
+        "paid_at": payment.succeeded_at, "refunded_at": payment.refunded_at, "gateway": payment.gateway,
+        "gateway_payment_id": payment.payment_intent_id,
+        "source": link.source if link else None, "channel": link.channel if link else None,
+        "dunning_level": link.dunning_level if link else None,
+        "notification_key": link.notification_key if link else None,
+    }
+
+
+@router.get(
+    "/payments", response={200: PaymentsPage, 401: ErrorOut, 422: ValidationErrorOut}, tags=["payments"],
+    summary="Payments to post in the PMS, in the order they happened",
+    description="Each payment appears when it succeeds and again when it is refunded (wholly or in "
+                "part), with its current amounts. Keyset paging: pass the `next_cursor` you got as "
+                "`since`; the same `since` always gives the same payments, plus any newer changes.",
+)
+def payments_list(request, query: Query[PaymentsQuery]):
+    since = int(query.since or 0)
+    rows = payments_since(practice=request.auth.practice, since=since, limit=query.limit + 1)
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    return Status(200, {"payments": [_payment_out(p) for p in rows],
+                        "next_cursor": str(rows[-1].change_seq) if rows else query.since,
+                        "has_more": more})

@@ -1,13 +1,28 @@
-"""Reads for payment-plan applications and alert preferences, always for one practice."""
+"""Reads for payment-plan applications, alert preferences, QuickPay links and payments, always for
+one practice."""
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from practices.models import Membership, Practice
 
-from .models import Alert, AlertDelivery, AlertPreference, AlertTimer, Application, ApplicationEvent
+from .models import (
+    PAID_STATUSES,
+    Alert,
+    AlertDelivery,
+    AlertPreference,
+    AlertTimer,
+    Application,
+    ApplicationEvent,
+    Payment,
+    PaymentSettings,
+    QuickPayLink,
+)
 
 
 def applications(*, practice: Practice) -> QuerySet[Application]:
@@ -78,3 +93,116 @@ def team_alert_overview(*, practice: Practice) -> list[TeamAlertRow]:
              for p in AlertPreference.objects.filter(membership__practice=practice)}
     return [TeamAlertRow(m, [saved.get((m.pk, a.value), AlertPreference.Delivery.INSTANT) for a in Alert])
             for m in memberships]
+
+
+# --- QuickPay links and payments ---
+
+PAYMENT_PAGE_SIZE = 50
+
+
+def quickpay_link_get(*, practice: Practice, pk) -> QuickPayLink:
+    return get_object_or_404(QuickPayLink.objects.select_related("guarantor"), practice=practice, pk=pk)
+
+
+def payment_settings_get(*, practice: Practice) -> PaymentSettings:
+    return PaymentSettings.objects.filter(practice=practice).first() or PaymentSettings(practice=practice)
+
+
+def guarantor_quickpay_links(*, practice: Practice, guarantor_id: int, limit: int = 10) -> list[QuickPayLink]:
+    """The guarantor's latest links, each with how often its page was opened."""
+    return list(QuickPayLink.objects.filter(practice=practice, guarantor_id=guarantor_id)
+                .annotate(open_count=Count("opens")).order_by("-created_at", "-pk")[:limit])
+
+
+def guarantor_payments(*, practice: Practice, guarantor_id: int, limit: int = 20) -> list[Payment]:
+    return list(Payment.objects.filter(practice=practice, guarantor_id=guarantor_id)
+                .select_related("link").order_by("-created_at", "-pk")[:limit])
+
+
+@dataclass
+class PaymentFilters:
+    status: str = ""
+    source: str = ""
+    channel: str = ""
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def payment_list(*, practice: Practice, filters: PaymentFilters) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(practice=practice)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.source:
+        qs = qs.filter(link__source=filters.source)
+    if filters.channel:
+        qs = qs.filter(link__channel=filters.channel)
+    if filters.created_from:
+        qs = qs.filter(created_at__gte=filters.created_from)
+    if filters.created_to:
+        qs = qs.filter(created_at__lt=filters.created_to)
+    return qs
+
+
+def parse_payment_cursor(value: str) -> tuple[datetime, int] | None:
+    """A page cursor `<created_at ISO>_<id>`; None when it is not one."""
+    try:
+        stamp, pk = value.rsplit("_", 1)
+        moment, number = datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, AttributeError, OverflowError):
+        return None
+    if moment.tzinfo is None or not 0 < number < 2**63:
+        return None
+    return moment, number
+
+
+@dataclass
+class PaymentPage:
+    rows: list[Payment]
+    next_cursor: str
+    has_previous: bool
+
+
+def payment_page(qs: QuerySet[Payment], *, after: str = "") -> PaymentPage:
+    """Newest first, 50 a page, continuing after a (created_at, id) cursor."""
+    position = parse_payment_cursor(after) if after else None
+    if position:
+        stamp, pk = position
+        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk))
+    rows = list(qs.select_related("guarantor", "link").order_by("-created_at", "-pk")[:PAYMENT_PAGE_SIZE + 1])
+    more = len(rows) > PAYMENT_PAGE_SIZE
+    rows = rows[:PAYMENT_PAGE_SIZE]
+    cursor = f"{rows[-1].created_at.isoformat()}_{rows[-1].pk}" if more else ""
+    return PaymentPage(rows=rows, next_cursor=cursor, has_previous=bool(position))
+
+
+@dataclass(frozen=True)
+class PaymentTotals:
+    count: int
+    received: Decimal  # succeeded amounts, refunds included
+    refunded: Decimal
+    paid_count: int
+
+    @property
+    def net(self) -> Decimal:
+        return self.received - self.refunded
+
+
+def payment_totals(qs: QuerySet[Payment]) -> PaymentTotals:
+    """Totals of the filtered payments, in one query."""
+    zero = Value(Decimal("0.00"))
+    paid = Q(status__in=PAID_STATUSES)
+    row = qs.order_by().aggregate(
+        count=Count("id"), paid_count=Count("id", filter=paid),
+        received=Coalesce(Sum("amount", filter=paid), zero, output_field=DecimalField()),
+        refunded=Coalesce(Sum("amount_refunded", filter=paid), zero, output_field=DecimalField()))
+    return PaymentTotals(**row)
+
+
+def payments_since(*, practice: Practice, since: int, limit: int) -> list[Payment]:
+    """Payments whose last change the PMS must post came after change number `since`, in order.
+
+    Change numbers of a practice become visible in the order they were given (see
+    settlement._change_seq_take), so nothing can appear later behind a cursor already handed out.
+    """
+    return list(Payment.objects.filter(practice=practice, change_seq__gt=since)
+                .select_related("guarantor", "link").order_by("change_seq")[:limit])

@@ -118,3 +118,16 @@ def alert_preference_set(*, membership: Membership, alert: str, enabled: bool, d
                  action="alerts.preference_changed", target=membership.user.email, alert=alert,
                  mode=preference.mode)
     return preference
+
+
+@transaction.atomic
+def payment_settings_update(*, form, practice: Practice, actor) -> list[str]:
+    """Save an admin's payment settings form (validated by the caller); the changed fields."""
+    changed = list(form.changed_data)
+    row = form.save(commit=False)
+    row.practice = practice
+    row.save()
+    if changed:
+        audit_record(practice=practice, actor=actor, action="payments.settings_changed",
+                     target="payment settings", **{f: str(form.cleaned_data[f]) for f in changed})
+    return changed

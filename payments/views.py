@@ -1,12 +1,16 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from practices.access import practice_required
+from patients.selectors import guarantor_get
+from practices.access import admin_required, practice_required
 
-from . import selectors, services
-from .forms import AlertPreferenceForm
+from . import quickpay, selectors, services
+from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentSettingsForm
 from .models import Alert
+from .templatetags import quickpay_panel
 
 
 @practice_required
@@ -44,3 +48,54 @@ def _page(request) -> dict:
                 if request.membership.is_admin else None)
     return {"prefs": selectors.alert_preferences(membership=request.membership),
             "alerts": list(Alert), "overview": overview}
+
+
+# --- QuickPay: payments received, links, settings ---
+
+
+@practice_required
+def payment_list(request):
+    form = PaymentFilterForm(request.GET)
+    page, totals = None, None
+    if form.is_valid():
+        qs = selectors.payment_list(practice=request.practice, filters=form.filters(request.practice.tz))
+        page = selectors.payment_page(qs, after=form.cleaned_data["after"])
+        totals = selectors.payment_totals(qs)
+    query = request.GET.copy()
+    query.pop("after", None)
+    return render(request, "payments/payment_list.html", {"form": form, "page": page, "totals": totals,
+                                                          "query": query.urlencode()})
+
+
+@practice_required
+@require_POST
+def quickpay_link_create(request, guarantor_id):
+    """A front-desk link for the guarantor, shown once (with its QR code) on their account page."""
+    guarantor = guarantor_get(practice=request.practice, pk=guarantor_id)
+    if not request.practice.addon_online_payments:
+        messages.error(request, "Online payments (QuickPay) are off for this office.")
+    else:
+        url = quickpay.quickpay_front_desk_link(practice=request.practice, guarantor=guarantor,
+                                                actor=request.user)
+        request.session[quickpay_panel.NEW_LINK_SESSION_KEY] = {"guarantor": guarantor.pk, "url": url}
+    return redirect(reverse("guarantor_detail", args=[guarantor.pk]) + "#quickpay")
+
+
+@practice_required
+@require_POST
+def quickpay_link_revoke(request, link_id):
+    link = selectors.quickpay_link_get(practice=request.practice, pk=link_id)
+    if quickpay.quickpay_link_revoke(link=link, actor=request.user):
+        messages.success(request, "The link is revoked: it now says so and gives the office's phone.")
+    return redirect(reverse("guarantor_detail", args=[link.guarantor_id]) + "#quickpay")
+
+
+@admin_required
+def payment_settings(request):
+    current = selectors.payment_settings_get(practice=request.practice)
+    form = PaymentSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        changed = services.payment_settings_update(form=form, practice=request.practice, actor=request.user)
+        messages.success(request, "Payment settings saved." if changed else "Nothing changed.")
+        return redirect("payment_settings")
+    return render(request, "payments/payment_settings.html", {"form": form})

@@ -25,6 +25,8 @@ PRODUCTION_ENV = {
     "PUBLIC_BASE_URL": "https://portal.example.com",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "token",
+    "STRIPE_SECRET_KEY": "sk_live_platform",
+    "STRIPE_WEBHOOK_SECRET": "whsec_platform",
 }
 
 
@@ -48,6 +50,8 @@ def test_production_deploy_check_reports_nothing():
     ("DATABASE_URL", "mysql://nope"), ("CELERY_BROKER_URL", "amqp://x"),
     ("EMAIL_ESP", "pigeon"), ("PUBLIC_BASE_URL", "http://insecure.example"),
     ("SECRET_KEY", "short"), ("SECURE_HSTS_SECONDS", "a year"),
+    ("STRIPE_SECRET_KEY", None), ("STRIPE_WEBHOOK_SECRET", None), ("STRIPE_SECRET_KEY", "pk_live_public"),
+    ("STRIPE_WEBHOOK_SECRET", "secret"), ("PAYMENTS_GATEWAY", "paypal"),
 ])
 def test_a_missing_or_malformed_variable_stops_start_up_naming_it(variable, value):
     env_vars = dict(PRODUCTION_ENV)
@@ -59,6 +63,12 @@ def test_a_missing_or_malformed_variable_stops_start_up_naming_it(variable, valu
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert variable in result.stderr.splitlines()[-1]
+
+
+def test_the_sandbox_gateway_needs_no_stripe_keys():
+    env_vars = {k: v for k, v in PRODUCTION_ENV.items() if not k.startswith("STRIPE_")}
+    result = _manage("check", env_vars={**env_vars, "PAYMENTS_GATEWAY": "sandbox"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_secrets_can_come_from_files(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ PUBLIC = {
     "password_reset_complete",
     "twilio_status", "twilio_inbound", "email_unsubscribe",  # signed by the provider / the link
     "invitation_open", "invitation_accept",  # the emailed link's token
+    "stripe_webhook", "quickpay", "quickpay_paid", "sandbox_checkout",  # signed / an unguessable token
 }
 PUBLIC_PREFIXES = ("api-v1:", "anymail:")
 
@@ -55,6 +56,11 @@ def _object_args(world):
     patient.save()
     patient_import = PatientImport.objects.create(practice=world.practice_a, file="patient-imports/a.csv",
                                                   original_name="a.csv")
+    from payments.quickpay import LinkRequest, quickpay_links_mint
+
+    [link_url] = quickpay_links_mint(practice=world.practice_a, items=[LinkRequest(
+        guarantor_id=patient.pk, notification_key="url-walk", source="manual", channel="qr")])
+    from payments.quickpay import quickpay_link_find
     return {
         "notification_id": notification.pk,
         "application_id": application.pk,
@@ -66,6 +72,7 @@ def _object_args(world):
         "import_id": patient_import.pk,
         "invitation_id": team_invite(practice=world.practice_a, email="new@example.test",
                                      role="staff", actor=world.admin_ab).pk,
+        "link_id": quickpay_link_find(token=link_url.rsplit("/", 1)[1]).pk,
     }
 
 

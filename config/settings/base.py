@@ -173,7 +173,7 @@ DUE_WORK = [
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
-                "notifications.demo.demo_seed"]
+                "notifications.demo.demo_seed", "payments.demo.quickpay_demo_seed"]
 
 LOGGING = {
     "version": 1,
@@ -184,6 +184,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 # The Twilio client logs every request's headers at INFO.
                 "twilio.http_client": {"level": "WARNING"},
+                "stripe": {"level": "WARNING"},
                 "axes.apps": {"level": "WARNING"}},  # a banner at every start
 }
 
@@ -215,3 +216,25 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_DEFAULT_FROM = env_str("TWILIO_DEFAULT_FROM", "")  # used when a practice has no sender
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")  # empty = Twilio itself
 TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10, minimum=1)
+
+# Called as hook(practice_id, guarantor_ids, source) inside the writer's transaction after
+# guarantors' balances changed (source: "pms_import", "payment", "refund"); see
+# patients.services.balances_changed_notify.
+BALANCE_CHANGED_HOOKS: list[str] = []
+
+# Online payments (QuickPay). "stripe": hosted Checkout on each practice's Connect account;
+# "sandbox": a checkout page served by the app that takes Stripe's test card numbers only.
+PAYMENTS_GATEWAY = env_str("PAYMENTS_GATEWAY", "sandbox")
+if PAYMENTS_GATEWAY not in ("stripe", "sandbox"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"PAYMENTS_GATEWAY must be stripe or sandbox, got {PAYMENTS_GATEWAY!r}")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")  # empty = Stripe itself
+STRIPE_WEBHOOK_TOLERANCE = 300  # seconds a signed webhook stays acceptable, as Stripe's libraries
+# The date-of-birth check: wrong dates allowed per link (then the link stops asking), and per
+# client address within QUICKPAY_DOB_WINDOW seconds.
+QUICKPAY_DOB_LINK_ATTEMPTS = env_int("QUICKPAY_DOB_LINK_ATTEMPTS", 5, minimum=1)
+QUICKPAY_DOB_ADDRESS_ATTEMPTS = env_int("QUICKPAY_DOB_ADDRESS_ATTEMPTS", 20, minimum=1)
+QUICKPAY_DOB_WINDOW = env_int("QUICKPAY_DOB_WINDOW", 60 * 60, minimum=1)

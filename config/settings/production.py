@@ -68,6 +68,18 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 if not TWILIO_ACCOUNT_SID.startswith("AC"):
     raise ImproperlyConfigured("TWILIO_ACCOUNT_SID must start with 'AC'")
 MESSAGING_SANDBOX = False
+
+# Real money: Stripe unless the operator chooses the sandbox (a demo deployment) explicitly.
+PAYMENTS_GATEWAY = env_str("PAYMENTS_GATEWAY", "stripe")
+if PAYMENTS_GATEWAY == "stripe":
+    STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+    if not STRIPE_SECRET_KEY.startswith(("sk_", "rk_")):
+        raise ImproperlyConfigured("STRIPE_SECRET_KEY must start with 'sk_' or 'rk_'")
+    STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+    if not STRIPE_WEBHOOK_SECRET.startswith("whsec_"):
+        raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must start with 'whsec_'")
+elif PAYMENTS_GATEWAY != "sandbox":
+    raise ImproperlyConfigured(f"PAYMENTS_GATEWAY must be stripe or sandbox, got {PAYMENTS_GATEWAY!r}")
 NOTIFICATIONS_REDIS_URL = CACHES["default"]["LOCATION"]
 
 STORAGES = {

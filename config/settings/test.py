@@ -29,6 +29,9 @@ NOTIFICATIONS_REDIS_URL = REDIS_URL
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "test-twilio-auth-token")
 TWILIO_DEFAULT_FROM = env_str("TWILIO_DEFAULT_FROM", "+15005550006")
+PAYMENTS_GATEWAY = "sandbox"
+STRIPE_SECRET_KEY = "sk_test_platform_key_for_the_loopback_fake"  # noqa: S105
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret_for_signed_fake_events"  # noqa: S105
 ANYMAIL = {"WEBHOOK_SECRET": "anymail-user:anymail-webhook-secret"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

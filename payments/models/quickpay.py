@@ -1,0 +1,197 @@
+"""QuickPay: payment settings per practice, links to the no-login page, payments and their
+gateway events."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from practices.models import Practice
+
+ZERO = Decimal("0.00")
+
+
+class PaymentSettings(models.Model):
+    """A practice's online-payment configuration (one row per practice, created on first use)."""
+
+    practice = models.OneToOneField(Practice, on_delete=models.CASCADE, related_name="payment_settings")
+    # The practice's Stripe Connect account: payments go to it, on the platform's key.
+    stripe_account_id = models.CharField(
+        "Stripe account id", max_length=255, blank=True,
+        validators=[RegexValidator(r"^acct_[A-Za-z0-9]{1,250}$",
+                                   "A Stripe account id looks like acct_1AbC2dEf3GhI4jKl.")])
+    link_expiry_days = models.PositiveSmallIntegerField(
+        "links expire after (days)", default=60, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    require_date_of_birth = models.BooleanField(
+        "ask for the guarantor's date of birth", default=False,
+        help_text="Before the QuickPay page shows anything about the account.")
+    # The last change number given to a payment of this practice (see Payment.change_seq). The
+    # row is locked while a number is taken, so numbers commit in the order they are given.
+    payments_seq = models.BigIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "payment settings"
+
+    def __str__(self):
+        return f"payment settings of {self.practice_id}"
+
+
+class LinkSource(models.TextChoices):
+    STATEMENT = "statement", "Statement"
+    ON_DEMAND = "on_demand", "On-demand"
+    PAYMENT_REQUEST = "payment_request", "Payment request"
+    MANUAL = "manual", "Front desk"
+
+
+class LinkChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text"
+    VOICE = "voice", "Voice"
+    QR = "qr", "QR code"
+    PAPER = "paper", "Paper statement"
+
+
+class QuickPayLink(models.Model):
+    """One link to the QuickPay page, tied to a guarantor and to the message that carried it.
+
+    Only a SHA-256 digest of the token is stored: the token (128 random bits) is in the message
+    and nowhere else, so the link cannot be shown again, only revoked.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False)
+    guarantor = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="quickpay_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The idempotency key of the outbox row that carries the link: exact attribution.
+    notification_key = models.CharField(max_length=200, unique=True)
+    source = models.CharField(max_length=16, choices=LinkSource.choices)
+    channel = models.CharField(max_length=8, choices=LinkChannel.choices)
+    dunning_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # Wrong dates of birth entered on this link; at the limit it stops asking.
+    dob_failures = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"QuickPay link {self.pk} ({self.source}, {self.channel})"
+
+
+class QuickPayOpen(models.Model):
+    """One opening of a QuickPay page, for analytics: the link and the time, nothing about the
+    client."""
+
+    link = models.ForeignKey(QuickPayLink, on_delete=models.CASCADE, related_name="opens")
+    opened_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"link {self.link_id} opened {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Checkout expired"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partly refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Statuses whose money reached the practice (some of it may have gone back since).
+PAID_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+class Gateway(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    SANDBOX = "sandbox", "Sandbox"
+
+
+class Payment(models.Model):
+    """A payment of a guarantor's balance, from the QuickPay page through the gateway.
+
+    Pending until the gateway's webhook (or the sandbox checkout, through the same service)
+    says how it went; the page the payer comes back to is never proof of payment.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False)
+    guarantor = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="payments")
+    link = models.ForeignKey(QuickPayLink, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="payments")
+    # The page's form carries a random attempt id: posting it twice starts one checkout.
+    attempt = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    gateway = models.CharField(max_length=10, choices=Gateway.choices)
+    stripe_account_id = models.CharField(max_length=255, blank=True)
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    charge_id = models.CharField(max_length=255, blank=True)
+    payer_email = models.EmailField(blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    # What the payment took off the balance as we know it, bucket by bucket, so a refund puts
+    # back exactly what was taken: {"total": "50.00", "amount_due": "50.00", "aging_over_120": ...}.
+    balance_effect = models.JSONField(default=dict, blank=True)
+    # A number per practice, given anew at each change the PMS must see (succeeded, refunded):
+    # the API's cursor. Null while nothing has happened that the PMS must post.
+    change_seq = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "change_seq"], name="payment_change_seq_unique"),
+            models.UniqueConstraint(fields=["link", "attempt"], name="payment_attempt_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["practice", "-created_at", "-id"], name="payment_practice_recent"),
+            models.Index(fields=["payment_intent_id"], name="payment_intent_idx",
+                         condition=~Q(payment_intent_id="")),
+        ]
+
+    def __str__(self):
+        return f"payment {self.pk} of {self.amount} ({self.status})"
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.amount - self.amount_refunded if self.status in PAID_STATUSES else ZERO
+
+
+class GatewayEvent(models.Model):
+    """A gateway webhook event already handled: a replay answers 2xx and changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    account = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
+
+
+class SandboxCheckout(models.Model):
+    """A checkout session of the sandbox gateway: the app's own stand-in for Stripe's hosted page."""
+
+    session_id = models.CharField(max_length=100, unique=True)
+    payment = models.OneToOneField(Payment, on_delete=models.CASCADE, related_name="sandbox_checkout")
+    success_url = models.URLField(max_length=2000)
+    cancel_url = models.URLField(max_length=2000)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.session_id

@@ -1,0 +1,221 @@
+"""What the gateway says became of a payment: one service per outcome, each one transaction.
+
+Stripe's webhook handlers and the sandbox checkout call these same functions. A payment that
+succeeds, in one transaction:
+
+1. is locked and moves to succeeded (once: a second report of the same success changes nothing);
+2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
+   overwrites it at its next import), the oldest aging first, and remembers what it took;
+3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
+4. queues a receipt email to the payer through the outbox;
+5. takes the practice's next change number, last, so the row lock that orders the numbers is
+   held only for that statement and the commit (see Payment.change_seq and the payments API).
+
+A refund puts back what the payment took, in proportion to what was refunded, and calls the
+hooks with source "refund". Locks are always taken in the order payment, balance, settings.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.utils import dateformat, timezone
+
+from config.plain_text import render_plain_text
+from notifications.services import Recipient, notification_schedule
+from patients.models import ZERO, Balance
+from patients.services import balances_changed_notify
+
+from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
+
+logger = logging.getLogger(__name__)
+
+RECEIPT_KIND = "payment_receipt"
+RECEIPT_TEMPLATE = "payment-receipt"
+RECEIPT_VERSION = "1"
+CENTS = Decimal("0.01")
+# Oldest first: a payment goes to the oldest part of the balance.
+AGING_OLDEST_FIRST = ["aging_over_120", "aging_91_120", "aging_61_90", "aging_31_60", "aging_current"]
+
+
+def _locked(**lookup) -> Payment | None:
+    return (Payment.objects.select_for_update().select_related("practice", "guarantor")
+            .filter(**lookup).first())
+
+
+def _cents(value) -> Decimal:
+    return (Decimal(int(value)) / 100).quantize(CENTS)
+
+
+def _change_seq_give(payment: Payment) -> None:
+    """Give the payment the practice's next change number, as the transaction's last write.
+
+    The UPDATE of the practice's settings row locks it until commit, so numbers become visible
+    in the order they were given: a reader that has seen number n has seen every number below
+    it. On PostgreSQL one statement takes the number and writes it on the payment, so the lock
+    is held for that statement and the commit only.
+    """
+    settings_table, payment_table = PaymentSettings._meta.db_table, Payment._meta.db_table
+    bump = (f"UPDATE {settings_table} SET payments_seq = payments_seq + 1 "  # noqa: S608 - our tables
+            "WHERE practice_id = %s RETURNING payments_seq")
+    if connection.vendor == "postgresql":
+        bump = (f"WITH seq AS ({bump}) UPDATE {payment_table} SET change_seq = seq.payments_seq "  # noqa: S608
+                f"FROM seq WHERE {payment_table}.id = %s RETURNING {payment_table}.change_seq")
+    params = [payment.practice_id] + ([payment.pk] if connection.vendor == "postgresql" else [])
+    with connection.cursor() as cursor:
+        cursor.execute(bump, params)
+        row = cursor.fetchone()
+        if row is None:  # the practice's first payment: its settings row is made now
+            PaymentSettings.objects.get_or_create(practice_id=payment.practice_id)
+            cursor.execute(bump, params)
+            row = cursor.fetchone()
+        if connection.vendor != "postgresql":
+            Payment.objects.filter(pk=payment.pk).update(change_seq=row[0])
+    payment.change_seq = row[0]
+
+
+def _balance_take(payment: Payment, amount: Decimal) -> dict:
+    balance = Balance.objects.select_for_update().filter(guarantor_id=payment.guarantor_id).first()
+    if balance is None:
+        return {}
+    effect = {"total": amount, "amount_due": min(amount, max(balance.amount_due, ZERO))}
+    balance.total -= amount
+    balance.amount_due -= effect["amount_due"]
+    left = amount
+    for field in AGING_OLDEST_FIRST:
+        take = min(left, max(getattr(balance, field), ZERO))
+        if take:
+            setattr(balance, field, getattr(balance, field) - take)
+            effect[field] = take
+            left -= take
+    balance.save(update_fields=["total", "amount_due", *AGING_OLDEST_FIRST, "updated_at"])
+    return {name: str(value) for name, value in effect.items()}
+
+
+def _balance_give_back(payment: Payment, share: Decimal) -> None:
+    """Put back `share` (0..1] of what the payment took."""
+    if not payment.balance_effect:
+        return
+    balance = Balance.objects.select_for_update().filter(guarantor_id=payment.guarantor_id).first()
+    if balance is None:
+        return
+    fields = [name for name in payment.balance_effect if name in ("total", "amount_due", *AGING_OLDEST_FIRST)]
+    for name in fields:
+        back = (Decimal(payment.balance_effect[name]) * share).quantize(CENTS)
+        setattr(balance, name, getattr(balance, name) + back)
+    balance.save(update_fields=[*fields, "updated_at"])
+
+
+def _receipt_queue(payment: Payment) -> None:
+    try:
+        validate_email(payment.payer_email)
+    except ValidationError:
+        return  # no address to send a receipt to (the payer gave none, or not a usable one)
+    practice, guarantor = payment.practice, payment.guarantor
+    # Formatted here: a template would show the time in the request's zone, not the office's.
+    paid_at = dateformat.format(timezone.localtime(payment.succeeded_at, practice.tz), "F j, Y g:i A T")
+    context = {"practice": practice, "first_name": guarantor.first_name, "amount": payment.amount,
+               "paid_at": paid_at, "reference": f"QP-{payment.pk:06d}"}
+    notification_schedule(
+        practice=practice, recipient=Recipient(kind="patient", id=guarantor.pk, name=guarantor.full_name),
+        channel="email", address=payment.payer_email, kind=RECEIPT_KIND,
+        subject=render_plain_text(f"emails/{RECEIPT_TEMPLATE}-subject.txt", context).strip(),
+        body=render_plain_text(f"emails/{RECEIPT_TEMPLATE}-body.txt", context),
+        html_body=render_to_string(f"emails/{RECEIPT_TEMPLATE}-body.html", context),
+        idempotency_key=f"payment:{payment.pk}:receipt", reason=f"payment {payment.pk}",
+        template_name=RECEIPT_TEMPLATE, template_version=RECEIPT_VERSION)
+
+
+def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", charge_id: str = "",
+             payer_email: str = "") -> bool:
+    if payment.status in PAID_STATUSES:
+        return False  # already recorded (completed and async-succeeded both report a success)
+    now = timezone.now()
+    payment.status, payment.succeeded_at, payment.failure_reason = PaymentStatus.SUCCEEDED, now, ""
+    payment.amount = amount  # what the gateway took is what counts
+    payment.payment_intent_id = payment_intent_id or payment.payment_intent_id
+    payment.charge_id = charge_id or payment.charge_id
+    if not payment.payer_email and payer_email:
+        payment.payer_email = payer_email[:254]
+    payment.balance_effect = _balance_take(payment, amount)
+    balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
+                            source="payment")
+    _receipt_queue(payment)
+    payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
+                                "charge_id", "payer_email", "balance_effect", "updated_at"])
+    _change_seq_give(payment)
+    return True
+
+
+@transaction.atomic(savepoint=False)
+def checkout_completed(*, session_id: str, paid: bool, amount_cents: int | None, payment_intent_id: str = "",
+                       charge_id: str = "", payer_email: str = "", account: str = "") -> Payment | None:
+    """The payer finished checkout. `paid` False: a delayed method (bank debit) whose outcome
+    comes later as async succeeded or failed; the payment stays pending until then."""
+    payment = _locked(checkout_session_id=session_id)
+    if payment is None or not _same_account(payment, account):
+        return None
+    if paid:
+        amount = _cents(amount_cents) if amount_cents else payment.amount
+        _succeed(payment, amount=amount, payment_intent_id=payment_intent_id,
+                 charge_id=charge_id, payer_email=payer_email)
+    elif payment_intent_id and not payment.payment_intent_id:
+        Payment.objects.filter(pk=payment.pk).update(payment_intent_id=payment_intent_id)
+    return payment
+
+
+@transaction.atomic(savepoint=False)
+def checkout_failed(*, session_id: str, reason: str, account: str = "") -> Payment | None:
+    payment = _locked(checkout_session_id=session_id)
+    if payment is None or not _same_account(payment, account) or payment.status != PaymentStatus.PENDING:
+        return payment
+    payment.status, payment.failed_at = PaymentStatus.FAILED, timezone.now()
+    payment.failure_reason = reason[:300]
+    payment.save(update_fields=["status", "failed_at", "failure_reason", "updated_at"])
+    return payment
+
+
+@transaction.atomic(savepoint=False)
+def checkout_expired(*, session_id: str, account: str = "") -> Payment | None:
+    payment = _locked(checkout_session_id=session_id)
+    if payment is None or not _same_account(payment, account) or payment.status != PaymentStatus.PENDING:
+        return payment
+    payment.status = PaymentStatus.EXPIRED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+@transaction.atomic(savepoint=False)
+def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
+                    account: str = "") -> Payment | None:
+    """A refund (made in the gateway's dashboard): `amount_refunded_cents` is the charge's total
+    refunded so far, so a repeated or late report changes nothing twice."""
+    payment = _locked(payment_intent_id=payment_intent_id) if payment_intent_id else None
+    if payment is None or not _same_account(payment, account) or payment.status not in PAID_STATUSES:
+        return None
+    refunded = min(_cents(amount_refunded_cents), payment.amount)
+    delta = refunded - payment.amount_refunded
+    if delta <= 0:
+        return payment
+    _balance_give_back(payment, delta / payment.amount)
+    payment.amount_refunded = refunded
+    payment.status = (PaymentStatus.REFUNDED if refunded >= payment.amount
+                      else PaymentStatus.PARTIALLY_REFUNDED)
+    payment.refunded_at = timezone.now()
+    balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
+                            source="refund")
+    payment.save(update_fields=["amount_refunded", "status", "refunded_at", "updated_at"])
+    _change_seq_give(payment)
+    return payment
+
+
+def _same_account(payment: Payment, account: str) -> bool:
+    """A Connect event names the account it happened on: it must be the payment's."""
+    expected = payment.stripe_account_id if payment.gateway == Gateway.STRIPE else ""
+    if expected and account != expected:
+        logger.warning("gateway event for payment %s came from another account; ignored", payment.pk)
+        return False
+    return True
