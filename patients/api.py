@@ -13,7 +13,7 @@ from .upsert import GuarantorUnresolved, StoredMeanwhile
 router = Router(tags=["patients"])
 
 
-# The documented shape is what the checks in records.py accept: a field with a default may be left
+# The documented shape is what the checks in patients/records/ accept: a field with a default may be left
 # out, and one whose type includes null may be sent as null (read as its default). Unknown fields
 # are refused, except inside `consents`.
 

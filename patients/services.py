@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from practices.services import audit_record
 
-from .batch import BatchChecker
 from .csv_import import FileRefused, RowsChanged, csv_records, csv_validate
+from .guarantor_links import GuarantorLinks
 from .models import ImportMode, ImportStatus, Patient, PatientImport
 from .records import PatientRecord, record_from_json
 from .upsert import (
@@ -39,21 +39,21 @@ class BulkResult:
 
 def patients_bulk_upsert(*, practice, items: list) -> BulkResult:
     """Validate every record, apply the valid ones, report the others one by one."""
-    checker = BatchChecker(practice=practice)
+    links = GuarantorLinks(practice=practice)
     rejected: list[dict] = []
     records: dict[int, PatientRecord] = {}
     for index, item in enumerate(items):
         record, errors = record_from_json(item)
         if record is None:
-            checker.add_rejected(index, item.get("external_id") if isinstance(item, dict) else None)
+            links.add_rejected(index, item.get("external_id") if isinstance(item, dict) else None)
             rejected += [{"index": index, "field": e.field, "message": e.message} for e in errors]
             continue
-        duplicate = checker.add(index, record)
+        duplicate = links.add(index, record)
         if duplicate:
             rejected.append({"index": index, "field": duplicate.field, "message": duplicate.message})
             continue
         records[index] = record
-    for rejection in checker.finish():
+    for rejection in links.finish():
         records.pop(rejection.index, None)
         rejected.append({"index": rejection.index, "field": rejection.field, "message": rejection.message})
     with transaction.atomic():
