@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
@@ -23,6 +25,23 @@ def unauthorized(request, exc):
         "error": "unauthorized",
         "detail": "Missing, unknown or revoked API key. Send 'Authorization: Bearer <key>'.",
     }, status=401)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_large(request, exc):
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; a JSON client gets JSON.
+    return api.create_response(request, {
+        "error": "too_large",
+        "detail": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. Send it in "
+                  "smaller requests.",
+    }, status=413)
+
+
+@api.exception_handler(SuspiciousOperation)
+def refused(request, exc):
+    # The other bodies Django will not read (too many form fields or files): JSON, not a page.
+    return api.create_response(request, {"error": "bad_request", "detail": "The body cannot be read."},
+                               status=400)
 
 
 api.add_router("/", practice_router)

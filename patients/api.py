@@ -1,5 +1,7 @@
 """The PMS's door: bulk upsert of patients, guarantors and balances, and a read-back."""
 
+import json
+
 import orjson
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -119,12 +121,26 @@ def patients_bulk(request: HttpRequest):
         return _patients_bulk(request)
 
 
-def _patients_bulk(request: HttpRequest):
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_body(raw: bytes):
+    """The parsed body, or 400. orjson parses the 10,000-record body several times faster than
+    the json module, but refuses numbers beyond a double (1e999999999), which JSON allows: the
+    json module reads those (as infinity), so the record's check refuses the field by name."""
     try:
-        # orjson: the 10,000-record body parsed several times faster than by the json module.
-        body = orjson.loads(request.body or b"null")
+        return orjson.loads(raw or b"null")
     except (orjson.JSONDecodeError, UnicodeDecodeError):
+        pass
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reading
         raise HttpError(400, "The body is not JSON: send {\"patients\": [...]}.") from None
+
+
+def _patients_bulk(request: HttpRequest):
+    body = _json_body(request.body)
     if not isinstance(body, dict) or not isinstance(body.get("patients"), list):
         raise HttpError(400, "Send {\"patients\": [record, ...]}.")
     if len(body["patients"]) > services.BULK_LIMIT:

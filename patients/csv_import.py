@@ -15,8 +15,8 @@ from .guarantor_links import GuarantorLinks
 from .records import (
     CSV_COLUMN_NAMES,
     CSV_REQUIRED,
-    FieldInvalid,
-    NotSimple,
+    LEFT_TO_FULL_CHECK,
+    UNSAFE_TEXT,
     PatientRecord,
     collector_paused,
     csv_copy_row_reader,
@@ -188,13 +188,15 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
         total += 1
         if total <= PREVIEW_ROWS:
             shown = dict(zip(columns, values, strict=True)) if len(values) == width else {}
-            report.preview.append({"row": number, "values": [shown.get(c, "") for c in CSV_COLUMN_NAMES]})
+            # As read, but without the characters a row is refused for (NUL cannot even be stored).
+            report.preview.append({"row": number, "values": [UNSAFE_TEXT.sub("\ufffd", shown.get(c, ""))
+                                                             for c in CSV_COLUMN_NAMES]})
         if len(values) != width:
             reject(number, "", _width_problem(values, width))
             continue
         try:
             row = fast(number, values)
-        except (NotSimple, FieldInvalid, KeyError, ValueError):
+        except LEFT_TO_FULL_CHECK:
             record, errors = record_from_csv_checked(dict(zip(columns, values, strict=True)))
             if record is None:
                 links.add_rejected(number, values[id_at])

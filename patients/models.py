@@ -157,6 +157,9 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed, nothing changed"
 
 
+IMPORT_IN_PROGRESS = (ImportStatus.VALIDATING, ImportStatus.QUEUED)
+
+
 class ImportMode(models.TextChoices):
     ALL = "all", "Import all rows"
     VALID = "valid", "Import the valid rows"
@@ -190,15 +193,21 @@ class PatientImport(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)  # when it was queued for import
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["practice", "-created_at"], name="patient_import_recent")]
+        indexes = [
+            models.Index(fields=["practice", "-created_at"], name="patient_import_recent"),
+            # The sweep for stuck imports reads only the few still in progress.
+            models.Index(fields=["created_at"], name="patient_import_in_progress",
+                         condition=Q(status__in=IMPORT_IN_PROGRESS)),
+        ]
 
     def __str__(self):
         return f"{self.original_name} ({self.status})"
 
     @property
     def in_progress(self) -> bool:
-        return self.status in (ImportStatus.VALIDATING, ImportStatus.QUEUED)
+        return self.status in IMPORT_IN_PROGRESS

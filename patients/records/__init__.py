@@ -21,15 +21,29 @@ from .csv_format import (
     record_from_csv,
     record_from_csv_checked,
 )
-from .fields import FieldInvalid, clean_phone
+from .fields import UNSAFE_TEXT, FieldInvalid, clean_phone
 from .gc_pause import collector_paused
 from .json_format import record_from_json, record_from_json_checked, record_to_json
-from .quick import NotSimple
+from .quick import LEFT_TO_FULL_CHECK, NotSimple
 from .shape import BalanceRecord, PatientRecord, RecordError
 
 __all__ = [
-    "CSV_COLUMNS", "CSV_COLUMN_NAMES", "CSV_REQUIRED", "BalanceRecord", "FieldInvalid", "NotSimple",
-    "PatientRecord", "RecordError", "clean_phone", "collector_paused", "csv_copy_row_reader",
-    "record_from_csv", "record_from_csv_checked", "record_from_json", "record_from_json_checked",
+    "CSV_COLUMNS",
+    "CSV_COLUMN_NAMES",
+    "CSV_REQUIRED",
+    "LEFT_TO_FULL_CHECK",
+    "UNSAFE_TEXT",
+    "BalanceRecord",
+    "FieldInvalid",
+    "NotSimple",
+    "PatientRecord",
+    "RecordError",
+    "clean_phone",
+    "collector_paused",
+    "csv_copy_row_reader",
+    "record_from_csv",
+    "record_from_csv_checked",
+    "record_from_json",
+    "record_from_json_checked",
     "record_to_json",
 ]

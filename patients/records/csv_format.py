@@ -3,10 +3,10 @@
 from operator import itemgetter
 
 from .fields import (
+    EARLIEST_DATE,
     EMAIL,
-    MIN_BIRTH_DATE,
+    UNSAFE_TEXT,
     Collector,
-    FieldInvalid,
     build_record,
     clean_amount,
     clean_bool,
@@ -20,7 +20,8 @@ from .quick import (
     BOOL_SPELLINGS,
     BOOLS,
     DIGITS,
-    MIN_BIRTH_TEXT,
+    EARLIEST_TEXT,
+    LEFT_TO_FULL_CHECK,
     NotSimple,
     quick_amount,
     quick_date,
@@ -97,7 +98,7 @@ def _csv_fast(row: dict) -> PatientRecord:
         external_id=external_id,
         first_name=quick_text(get("first_name", ""), 100, True),
         last_name=quick_text(get("last_name", ""), 100, True),
-        date_of_birth=quick_date(get("date_of_birth", ""), MIN_BIRTH_DATE),
+        date_of_birth=quick_date(get("date_of_birth", ""), EARLIEST_DATE),
         email=email,
         mobile_phone=clean_phone(get("mobile_phone", "")),
         home_phone=clean_phone(get("home_phone", "")),
@@ -108,7 +109,7 @@ def _csv_fast(row: dict) -> PatientRecord:
         consent_voice=BOOLS[get("consent_voice", "").strip().lower()],
         paperless=BOOLS[get("paperless", "").strip().lower()],
         do_not_recall=BOOLS[get("do_not_recall", "").strip().lower()],
-        last_visit_on=quick_date(get("last_visit_on", "")),
+        last_visit_on=quick_date(get("last_visit_on", ""), EARLIEST_DATE),
         balance=balance,
     )
 
@@ -117,7 +118,7 @@ def record_from_csv(row: dict) -> tuple[PatientRecord | None, list[RecordError]]
     """A CSV row as a dict of column -> text (absent optional columns are missing keys)."""
     try:
         return _csv_fast(row), []
-    except (NotSimple, FieldInvalid, KeyError, ValueError):
+    except LEFT_TO_FULL_CHECK:
         return record_from_csv_checked(row)
 
 
@@ -163,8 +164,13 @@ def csv_copy_row_reader(columns: list[str]):
     bools = BOOL_SPELLINGS
     email_match = EMAIL.fullmatch
     no_balance = _NO_BALANCE_TEXT
+    unsafe = UNSAFE_TEXT.search
 
     def read(number: int, values: list[str]) -> tuple:
+        # One scan of the whole row: a control or text-direction character anywhere goes to
+        # the full check, which names its column.
+        if unsafe("".join(values)):
+            raise NotSimple
         if pick is not None:
             values = pick([*values, ""])
         (external_id, first, last, birth, email, mobile, home, zone, guarantor, c_email, c_sms, c_voice,
@@ -197,9 +203,10 @@ def csv_copy_row_reader(columns: list[str]):
                        bools[collections], bools[plan], claims or "0", clean_datetime(as_of))
         else:
             balance = no_balance
-        return (number, external_id, first, last, quick_day(birth, MIN_BIRTH_TEXT, latest), email,
+        return (number, external_id, first, last, quick_day(birth, EARLIEST_TEXT, latest), email,
                 quick_phone(mobile), quick_phone(home), zone, bools[c_email], bools[c_sms], bools[c_voice],
-                bools[paperless], bools[no_recall], guarantor, quick_day(visit, "", latest), *balance)
+                bools[paperless], bools[no_recall], guarantor, quick_day(visit, EARLIEST_TEXT, latest),
+                *balance)
 
     return read
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from .fields import (
     EMAIL,
+    UNSAFE_TEXT,
     Collector,
-    FieldInvalid,
     build_record,
     clean_amount,
     clean_bool,
@@ -15,7 +15,7 @@ from .fields import (
     time_zones,
     today,
 )
-from .quick import ISO_DAY, MIN_BIRTH_TEXT, NotSimple, quick_phone
+from .quick import EARLIEST_TEXT, ISO_DAY, LEFT_TO_FULL_CHECK, NotSimple, quick_phone
 from .shape import RECORD_FIELDS, BalanceRecord, PatientRecord, RecordError
 
 # The record's fields as the JSON names them (where they differ: inside `consents`).
@@ -67,7 +67,8 @@ def _json_fast(data) -> PatientRecord:
     last = _json_str(get("last_name")).strip()
     guarantor = _json_str(get("guarantor_external_id")).strip() or external_id
     if (not external_id or not first or not last or len(external_id) > 64 or len(guarantor) > 64
-            or len(first) > 100 or len(last) > 100):
+            or len(first) > 100 or len(last) > 100
+            or UNSAFE_TEXT.search(external_id + first + last + guarantor)):
         raise NotSimple
     email = _json_str(get("email"))
     if email:
@@ -109,13 +110,13 @@ def _json_fast(data) -> PatientRecord:
     latest = today().isoformat()
     return PatientRecord(
         external_id=external_id, first_name=first, last_name=last,
-        date_of_birth=_json_day(get("date_of_birth"), MIN_BIRTH_TEXT, latest),
+        date_of_birth=_json_day(get("date_of_birth"), EARLIEST_TEXT, latest),
         email=email, mobile_phone=quick_phone(_json_str(get("mobile_phone"))),
         home_phone=quick_phone(_json_str(get("home_phone"))), time_zone=time_zone,
         guarantor_external_id=guarantor,
         consent_email=flags[0] is True, consent_sms=flags[1] is True, consent_voice=flags[2] is True,
         paperless=flags[3] is True, do_not_recall=flags[4] is True,
-        last_visit_on=_json_day(get("last_visit_on"), "", latest),
+        last_visit_on=_json_day(get("last_visit_on"), EARLIEST_TEXT, latest),
         balance=balance,
     )
 
@@ -123,7 +124,7 @@ def _json_fast(data) -> PatientRecord:
 def record_from_json(data) -> tuple[PatientRecord | None, list[RecordError]]:
     try:
         return _json_fast(data), []
-    except (NotSimple, FieldInvalid, KeyError, ValueError):
+    except LEFT_TO_FULL_CHECK:
         return record_from_json_checked(data)
 
 

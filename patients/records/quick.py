@@ -4,11 +4,23 @@ without collecting errors. Anything unusual raises, and the full check decides a
 import re
 from datetime import date
 
-from .fields import FALSE_WORDS, MIN_BIRTH_DATE, TRUE_WORDS, clean_phone, nanp_prefix_valid, today
+from .fields import (
+    EARLIEST_DATE,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    UNSAFE_TEXT,
+    clean_phone,
+    nanp_prefix_valid,
+    today,
+)
 
 
 class NotSimple(Exception):
     """The fast path met something it leaves to the full check."""
+
+
+# What a quick path may raise on a value it does not take: the caller then runs the full check.
+LEFT_TO_FULL_CHECK = (NotSimple, KeyError, ValueError, TypeError, ArithmeticError)
 
 
 BOOLS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
@@ -16,7 +28,7 @@ BOOLS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 
 def quick_text(value: str, max_length: int, required: bool) -> str:
     value = value.strip()
-    if (required and not value) or len(value) > max_length:
+    if (required and not value) or len(value) > max_length or UNSAFE_TEXT.search(value):
         raise NotSimple
     return value
 
@@ -42,7 +54,7 @@ E164_NANP = re.compile(r"\+1[2-9][0-9][0-9][2-9][0-9]{6}")
 DIGITS = re.compile(r"0|[1-9][0-9]{0,8}")
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]")
 ASCII_AMOUNT = re.compile(r"-?(?:0|[1-9][0-9]{0,9})\.[0-9][0-9]")
-MIN_BIRTH_TEXT = MIN_BIRTH_DATE.isoformat()
+EARLIEST_TEXT = EARLIEST_DATE.isoformat()
 ZERO_TEXT = "0.00"
 
 
