@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
@@ -47,3 +48,9 @@ def refused(request, exc):
 api.add_router("/", practice_router)
 api.add_router("/", payments_router)
 api.add_router("/", patients_router)
+
+
+def not_found(request, *args, **kwargs):
+    """Any other URL under /api/ (also one no route can match, such as an id with a line break):
+    a JSON client gets JSON."""
+    return JsonResponse({"error": "not_found", "detail": "No such API URL."}, status=404)

@@ -8,6 +8,8 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
+from practices.api import Unauthorized
+
 from . import selectors, services
 from .records import collector_paused, record_to_json
 from .upsert import GuarantorUnresolved, StoredMeanwhile
@@ -82,13 +84,6 @@ class BulkResult(Schema):
 
 
 class ApiError(Schema):
-    detail: str
-
-
-class Unauthorized(Schema):
-    """The answer to a request without a valid API key (config/api.py)."""
-
-    error: str
     detail: str
 
 
