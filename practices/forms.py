@@ -1,3 +1,5 @@
+import functools
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -97,8 +99,14 @@ class PracticeSettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        import zoneinfo
+        self.fields["time_zone"].choices = _time_zone_choices()
 
-        zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
-                       and not z.startswith(("Etc/", "SystemV/")))
-        self.fields["time_zone"].choices = [(z, z.replace("_", " ")) for z in zones]
+
+@functools.cache
+def _time_zone_choices() -> list[tuple[str, str]]:
+    # available_timezones() walks the zone files on disk (about 75 ms): once per process.
+    import zoneinfo
+
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
+                   and not z.startswith(("Etc/", "SystemV/")))
+    return [(z, z.replace("_", " ")) for z in zones]
