@@ -13,6 +13,7 @@ EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 MAX_ID = 2**63 - 1  # a 64-bit primary key
 _ID = re.compile(r"[0-9]{1,19}")
+_MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
 def _day_in_range(value: date | None) -> date | None:
@@ -120,8 +121,10 @@ class MessagingSettingsForm(forms.ModelForm):
 
     def clean_twilio_messaging_service_sid(self):
         value = self.cleaned_data["twilio_messaging_service_sid"].strip()
-        if value and not (value.startswith("MG") and len(value) == 34 and value[2:].isalnum()):
-            raise forms.ValidationError("A messaging service SID starts with MG and has 34 characters.")
+        # MG and 32 hexadecimal digits, in ASCII: isalnum() would take digits and letters of any script.
+        if value and not _MESSAGING_SERVICE_SID.fullmatch(value):
+            raise forms.ValidationError("A messaging service SID starts with MG and has 34 characters "
+                                        "(MG and 32 of 0-9 and a-f).")
         return value
 
     def clean_twilio_from_number(self):

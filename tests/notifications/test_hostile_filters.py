@@ -55,3 +55,16 @@ def test_bulk_actions_refuse_ids_that_are_not_64_bit_ids(staff, world, ids):
     assert "Select messages from the list." in response.content.decode()
     queued.refresh_from_db()
     assert queued.status == Status.QUEUED
+
+
+@pytest.mark.parametrize("sid", ["MG" + "\uff42" * 32, "MG" + "\uff11" * 32, "MG" + "\u0661" * 32,
+                                 "MG" + "z" * 32, "MG" + "b" * 31 + "\u202e"])
+def test_a_messaging_service_sid_is_ascii_hexadecimal(client_of, world, sid):
+    from notifications.models import MessagingSettings
+
+    response = client_of(world.admin_ab, office="lakeside").post(reverse("messaging_settings"), {
+        "twilio_messaging_service_sid": sid, "quiet_hours_start": "09:00", "quiet_hours_end": "20:00",
+        "frequency_cap": "3", "frequency_window_days": "10"})
+    assert response.status_code == 200
+    assert "starts with MG and has 34 characters" in response.content.decode()
+    assert not MessagingSettings.objects.exists()
