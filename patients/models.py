@@ -4,7 +4,6 @@ A guarantor is the person responsible for an account: a patient whose guarantor 
 Children and other dependents point to their guarantor, and the balance belongs to the guarantor.
 """
 
-import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -62,26 +61,12 @@ class Patient(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
-    def full_name(self) -> str:
-        return str(self)
-
-    @property
     def is_guarantor(self) -> bool:
         return self.guarantor_id is not None and self.guarantor_id == self.pk
 
     @property
-    def local_tz(self) -> zoneinfo.ZoneInfo:
-        """The patient's time zone when known, otherwise the practice's (for quiet hours)."""
-        return zoneinfo.ZoneInfo(self.time_zone) if self.time_zone else self.practice.tz
-
-    @property
     def has_contact(self) -> bool:
         return bool(self.email or self.mobile_phone or self.home_phone)
-
-    @property
-    def opted_out(self) -> bool:
-        """No channel consent at all: nothing may be sent to this patient."""
-        return not (self.consent_email or self.consent_sms or self.consent_voice)
 
 
 # A patient row that is a guarantor, for querysets: Patient.objects.filter(IS_GUARANTOR).

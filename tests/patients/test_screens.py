@@ -150,12 +150,6 @@ def test_another_practices_patients_are_404(client_of, world, families):
     assert "Reyes" in c_client.get(reverse("patients")).content.decode()  # C's own copy
 
 
-def test_a_patients_local_time_zone_falls_back_to_the_practices(world, families):
-    assert str(families["F1-g"].local_tz) == "America/Chicago"  # given by the PMS
-    families["F1-kid1"].practice.time_zone = "America/Denver"
-    assert str(families["F1-kid1"].local_tz) == "America/Denver"  # the office's
-
-
 def test_a_search_too_long_to_apply_is_refused_on_the_form_and_kept_out_of_every_link(
         client_of, world, families, monkeypatch):
     monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
