@@ -204,3 +204,20 @@ def test_a_file_that_cannot_be_read_ends_the_check_with_a_message(world):
                                         original_name="gone.csv", size=10)
     checked = patient_import_validate(import_id=lost.pk)
     assert checked.status == ImportStatus.FAILED and "could not be checked" in checked.failure
+
+
+def test_the_import_limits_are_settings_an_operator_sets_in_the_environment(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("from django.conf import settings as s; print(s.PATIENT_IMPORT_INLINE_BYTES, "
+              "s.PATIENT_IMPORT_INLINE_ROWS, s.PATIENT_IMPORT_STUCK_SECONDS)")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path),
+           "PATIENT_IMPORT_INLINE_BYTES": "5000", "PATIENT_IMPORT_INLINE_ROWS": "7"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", script],
+                            cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5000", "7", "3600"]
