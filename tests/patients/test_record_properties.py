@@ -92,14 +92,32 @@ DEPENDENT = {**GUARANTOR, "external_id": "K1", "guarantor_external_id": "G1",
              **dict.fromkeys(BALANCE_COLUMNS, "")}
 
 
+# The edges of each kind of value: where a check that parses but does not bound would fail.
+TEXT_EDGES = ("a\x00b", "A\r\nB", "x\u202ey", "\x1b[2J", "z\u2066", "\ud800")
+DAY_EDGES = ("0001-01-01", "9999-12-31", "1899-12-31")
+AMOUNT_EDGES = ("1e999999999", "9" * 40 + ".00", "NaN", "-Infinity", "\uff11\uff12.50", "10000000000.00",
+                "1E+2", "0.001")
+PHONE_EDGES = ("312 555 0142\x00", "\u202e3125550142", "+1" + "9" * 30)
+EDGES = {
+    **dict.fromkeys(["date_of_birth", "last_visit_on"], DAY_EDGES),
+    **dict.fromkeys(BALANCE_COLUMNS[:7], AMOUNT_EDGES),
+    "outstanding_claims": (str(2**31), str(2**63), str(2**64), "9" * 25, "\uff17", "1e3"),
+    "balance_as_of": ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00Z",
+                      "9999-12-31T23:59:59Z", "2026-02-02T08:00:00+23:59", "1899-12-31T23:00:00-05:00"),
+    **dict.fromkeys(["mobile_phone", "home_phone"], PHONE_EDGES),
+    "email": ("o'brien+x@example.com", "ana\x00@example.com", "ana@exa\u202emple.com", "a@b.c" * 60),
+}
+
+
 def _value(column):
-    return st.one_of(st.sampled_from(USUAL[column]), st.sampled_from(HOSTILE), st.text(max_size=12))
+    return st.one_of(st.sampled_from(USUAL[column]), st.sampled_from(EDGES.get(column, TEXT_EDGES)),
+                     st.sampled_from(HOSTILE), st.text(max_size=12))
 
 
-# A usual row with up to three of its cells changed to usual, odd or hostile values.
+# A usual row with one to three of its cells changed to usual, odd or hostile values.
 rows = st.builds(lambda base, changes: {**base, **changes},
                  st.sampled_from([GUARANTOR, GUARANTOR, DEPENDENT]),
-                 st.lists(st.sampled_from(CSV_COLUMN_NAMES), max_size=3, unique=True).flatmap(
+                 st.lists(st.sampled_from(CSV_COLUMN_NAMES), min_size=1, max_size=3, unique=True).flatmap(
                      lambda columns: st.fixed_dictionaries({c: _value(c) for c in columns})))
 
 
