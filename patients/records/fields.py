@@ -91,8 +91,9 @@ def clean_text(value, *, max_length: int, required: bool = False) -> str:
         raise FieldInvalid("is required")
     if len(value) > max_length:
         raise FieldInvalid(f"is longer than {max_length} characters")
-    character = unsafe_character(value)
-    if character:
+    # isprintable() (a loop in C) clears the usual text at once; what it leaves (a non-breaking
+    # space, a joiner) is looked at closely.
+    if not value.isprintable() and (character := unsafe_character(value)):
         raise FieldInvalid(f"contains a control or text-direction character ({character})")
     return value
 
@@ -164,15 +165,13 @@ def clean_datetime(value) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise FieldInvalid("must be a date and time as text (ISO 8601)")
-    parsed = _datetime_text(value)
-    if parsed is not None and parsed.date() > today() + AS_OF_AHEAD:
-        raise FieldInvalid(f"{quoted(value.strip())} is in the future")
-    return parsed
+    return _datetime_text(value)
 
 
 @lru_cache(maxsize=4096)
 def _datetime_text(value: str) -> datetime | None:
-    # A batch's balances usually share one as-of time: parse each distinct text once.
+    # A batch's balances usually share one as-of time: check each distinct text once. A time
+    # not in the future stays so, and a refusal (an exception) is not remembered.
     text = value.strip()
     if not text:
         return None
@@ -192,6 +191,8 @@ def _datetime_text(value: str) -> datetime | None:
         raise FieldInvalid(f"{quoted(text)} is {'before 1900' if past else 'in the future'}") from None
     if parsed.date() < EARLIEST_DATE:
         raise FieldInvalid(f"{quoted(text)} is before {EARLIEST_DATE.year}")
+    if parsed.date() > today() + AS_OF_AHEAD:
+        raise FieldInvalid(f"{quoted(text)} is in the future")
     return parsed
 
 

@@ -68,7 +68,8 @@ def _json_fast(data) -> PatientRecord:
     guarantor = _json_str(get("guarantor_external_id")).strip() or external_id
     if (not external_id or not first or not last or len(external_id) > 64 or len(guarantor) > 64
             or len(first) > 100 or len(last) > 100
-            or UNSAFE_TEXT.search(external_id + first + last + guarantor)):
+            or (not (ids_and_names := external_id + first + last + guarantor).isprintable()
+            and UNSAFE_TEXT.search(ids_and_names))):
         raise NotSimple
     email = _json_str(get("email"))
     if email:
