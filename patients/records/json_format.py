@@ -135,7 +135,7 @@ def record_from_json_checked(data) -> tuple[PatientRecord | None, list[RecordErr
         return None, [RecordError("", "a record must be a JSON object")]
     c = Collector()
     for key in data.keys() - JSON_FIELDS:
-        c.errors.append(RecordError(str(key), "is not a field of a patient record"))
+        c.errors.append(RecordError(str(key)[:64], "is not a field of a patient record"))
     consents = data.get("consents") or {}
     if not isinstance(consents, dict):
         c.errors.append(RecordError("consents", "must be an object {email, sms, voice, paperless}"))

@@ -90,6 +90,13 @@ def test_a_json_number_too_large_for_a_double_is_refused_in_its_field(client, wo
     assert fields == ["balance.total", "balance.outstanding_claims"]
 
 
+@pytest.mark.parametrize("path", ["%00", "a%00b", "%E2%80%AE", "x" * 3000])
+def test_reading_a_patient_by_an_id_no_record_can_have_is_a_json_404(client, world, key_a, path):
+    response = client.get(f"/api/v1/patients/{path}", HTTP_AUTHORIZATION=f"Bearer {key_a}")
+    assert response.status_code == 404
+    assert "No patient with external_id" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("email", ["o'brien+x@example.com", "first.last@example.co.uk", "zoë@example.com"])
 def test_valid_unusual_email_addresses_are_accepted(client, world, key_a, email):
     record = {"external_id": "G1", "first_name": "Ana", "last_name": "O'Brien", "email": email}
