@@ -16,6 +16,9 @@ _ID = re.compile(r"[0-9]{1,19}")
 _MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
+_DAY_PICKER = {"type": "date", "min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}
+
+
 def _day_in_range(value: date | None) -> date | None:
     if value and not EARLIEST_DAY <= value <= LATEST_DAY:
         raise forms.ValidationError(f"Enter a date from {EARLIEST_DAY:%Y-%m-%d} to {LATEST_DAY:%Y-%m-%d}.")
@@ -32,10 +35,8 @@ class NotificationFilterForm(forms.Form):
                            widget=forms.TextInput(attrs={"placeholder": "e.g. balance_dunning"}))
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
-    date_from = forms.DateField(required=False, label="From",
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To",
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs=_DAY_PICKER))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs=_DAY_PICKER))
     recipient = forms.CharField(required=False, max_length=200,
                                 help_text="Name, address, or #id")
     after = forms.CharField(required=False, widget=forms.HiddenInput)
