@@ -30,8 +30,10 @@ WAITING_STATUSES = (Status.QUEUED, Status.QUEUEING_ERROR, Status.UNDELIVERABLE_R
 QUEUE_STATUSES = (*WAITING_STATUSES, Status.SENDING)
 ERROR_STATUSES = (Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT,
                   Status.DELIVERY_ERROR, Status.QUEUEING_ERROR)
-FINAL_STATUSES = (Status.SENT, Status.DELIVERED, Status.UNDELIVERABLE_PERMANENT,
-                  Status.DELIVERY_ERROR, Status.WILL_NOT_SEND, Status.CANCELLED)
+# What staff (and the engine's callers) may still stop: anything not yet handed to a provider,
+# and failures. A claimed row whose provider call has not begun can be stopped too (see
+# Notification.can_cancel and services.notification_cancel).
+CANCELLABLE_STATUSES = (*WAITING_STATUSES, Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
 
 
 class ReasonCode(models.TextChoices):
@@ -129,13 +131,9 @@ class Notification(models.Model):
         return f"{self.channel} {self.kind} #{self.pk}"
 
     @property
-    def is_waiting(self) -> bool:
-        return self.status in WAITING_STATUSES
-
-    @property
     def can_cancel(self) -> bool:
-        return self.status in WAITING_STATUSES or self.status in (
-            Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
+        return self.status in CANCELLABLE_STATUSES or (
+            self.status == Status.SENDING and self.attempt_started_at is None)
 
 
 class NotificationDue(models.Model):

@@ -142,6 +142,7 @@ CELERY_BEAT_SCHEDULE = {
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
 DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
+    "notifications.due.due_list_repair",  # waiting messages that lost their due-list entry
     "notifications.dispatch.dispatch_due",
 ]
 

@@ -27,7 +27,9 @@ class FakeTwilio:
 
     `errors_for[to]` = (http status, twilio code) answers that number with an error every time;
     `fail_next` = a list of (status, code) answered, in order, to the next sends whatever the
-    number; `max_per_second` answers 429 (code 20429) above that many sends in one second.
+    number; `max_per_second` answers 429 (code 20429) above that many sends in one second;
+    `gate` (a threading.Event) holds every POST until it is set; `peers` are the client
+    connections that have posted.
     """
 
     def __init__(self, max_per_second: float | None = None):
@@ -37,6 +39,8 @@ class FakeTwilio:
         self.fail_next: list[tuple[int, int]] = []
         self.max_per_second = max_per_second
         self.delay = 0.0  # seconds each send takes, like a real provider's latency
+        self.gate: threading.Event | None = None
+        self.peers: set = set()
         self.rejected_429 = 0
         self.request_times: deque = deque()
         self.lock = threading.Lock()
@@ -92,6 +96,10 @@ class FakeTwilio:
                     return
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 path = urlparse(self.path).path
+                with fake.lock:
+                    fake.peers.add(self.client_address)
+                if fake.gate is not None:
+                    fake.gate.wait(60)
                 status, payload = fake.handle_post(path, form)
                 self._reply(status, payload)
 

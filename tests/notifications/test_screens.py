@@ -122,6 +122,19 @@ def test_cancel_from_the_detail_page(client_of, world, rows):
     assert "cannot be cancelled" in refused.content.decode()
 
 
+def test_a_claimed_message_not_yet_sent_can_be_cancelled_from_its_page(client_of, world, schedule):
+    from notifications import dispatch
+
+    n = schedule()
+    assert dispatch.claim_ids([n.pk]) == [n.pk]  # a worker has it, the provider call not begun
+    client = client_of(world.staff_a, office="lakeside")
+    assert "Cancel message" in client.get(f"/notifications/{n.pk}/").content.decode()
+    client.post(f"/notifications/{n.pk}/cancel/")
+    n.refresh_from_db()
+    assert n.status == Status.CANCELLED
+    assert dispatch.deliver([n.pk])["sent"] == 0
+
+
 def test_errors_view_lists_error_statuses_not_archived(client_of, world, rows):
     client = client_of(world.staff_a, office="lakeside")
     assert _names(client.get("/notifications/errors/")) == {"Cy Bounced", "Di Retry"}
