@@ -114,10 +114,10 @@ class Notification(models.Model):
             models.Index(fields=["practice", "-created_at", "-id"], name="notif_history_idx"),
             models.Index(fields=["practice", "status", "-created_at", "-id"],
                          name="notif_status_idx"),
-            # Frequency cap: SMS/voice sends per recipient in a window.
+            # One recipient's rows: the frequency cap (SMS/voice sends in a window, by sent_at),
+            # the recipient filter of the history and a patient's history panel.
             models.Index(fields=["practice", "recipient_kind", "recipient_id", "sent_at"],
-                         name="notif_recipient_sent_idx",
-                         condition=Q(channel__in=["sms", "voice"], sent_at__isnull=False)),
+                         name="notif_recipient_idx"),
             models.Index(fields=["provider_message_id"], name="notif_provider_id_idx",
                          condition=~Q(provider_message_id="")),
         ]
@@ -156,6 +156,87 @@ class NotificationDue(models.Model):
 
     def __str__(self):
         return f"notification {self.notification_id} due {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotificationCount(models.Model):
+    """How many of a practice's notifications are in each status: the history's counts.
+
+    One row per practice, stretch of creation time (`span` seconds from `bucket`, in seconds
+    since 1970 UTC: a quarter of an hour, a day, 32 days) and the dimensions the screens filter
+    on (status, channel, kind, archived). A count over any run of whole quarter hours sums a
+    few rows of each span instead of counting millions of notifications (notifications/counts.py).
+    Only `counts.notification_counts_compact` writes here, folding in NotificationCountChange.
+    """
+
+    practice_id = models.BigIntegerField()  # no constraint: rows outlive nothing they describe
+    span = models.IntegerField()
+    bucket = models.BigIntegerField()
+    status = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8)
+    kind = models.CharField(max_length=40)
+    archived = models.BooleanField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["practice_id", "span", "bucket", "status", "channel", "kind", "archived"],
+            name="notif_count_key")]
+
+    def __str__(self):
+        return f"{self.n} {self.status} {self.channel} {self.kind} from {self.bucket} ({self.span} s)"
+
+
+class NotificationCountChange(models.Model):
+    """A change to NotificationCount not folded in yet: +n or -n notifications of a quarter hour.
+
+    Written by the database itself, in the transaction of every statement that inserts,
+    updates or deletes notifications (triggers made by migration 0007: per statement with
+    transition tables on PostgreSQL, per row on SQLite), so no writer can forget the counts.
+    Rows are only ever inserted, so concurrent writers never wait for each other here; the
+    due-work job `counts.notification_counts_compact` folds them into NotificationCount.
+    """
+
+    practice_id = models.BigIntegerField()
+    bucket = models.BigIntegerField()  # the quarter hour (900 s) of the notifications' created_at
+    status = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8)
+    kind = models.CharField(max_length=40)
+    archived = models.BooleanField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["practice_id", "bucket"], name="notif_count_change_idx")]
+
+    def __str__(self):
+        return f"{self.n:+d} {self.status} {self.channel} {self.kind} at {self.bucket}"
+
+
+class NotificationRecipient(models.Model):
+    """Each name and address under which a recipient got a practice's notifications: what the
+    history's recipient filter searches (a few rows per person instead of every message).
+
+    Written by the database in the transaction of every statement that inserts notifications or
+    changes their recipient (triggers made by migration 0007). On PostgreSQL a trigram index on
+    the upper-cased name answers "name contains" and an index on the upper-cased address answers
+    "address is"; the matching notifications are then read by notif_recipient_idx.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    recipient_kind = models.CharField(max_length=16, choices=RecipientKind.choices)
+    recipient_id = models.BigIntegerField()
+    name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        # Not unique: the triggers add a row only where none is alike, without waiting for
+        # other writers' uncommitted rows (two imports adding the same people in a different
+        # order could otherwise deadlock); a rare duplicate changes no search.
+        indexes = [models.Index(fields=["practice", "recipient_kind", "recipient_id"],
+                                name="notif_recipient_person_idx")]
+
+    def __str__(self):
+        return f"{self.recipient_kind} {self.recipient_id}"
 
 
 class NotificationEvent(models.Model):

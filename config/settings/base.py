@@ -144,6 +144,7 @@ DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
     "notifications.due.due_list_repair",  # waiting messages that lost their due-list entry
     "notifications.dispatch.dispatch_due",
+    "notifications.counts.notification_counts_compact",  # the history's counts per status
 ]
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
