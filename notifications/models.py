@@ -212,31 +212,36 @@ class NotificationCountChange(models.Model):
 
 
 class NotificationRecipient(models.Model):
-    """Each name and address under which a recipient got a practice's notifications: what the
-    history's recipient filter searches (a few rows per person instead of every message).
+    """What the history's recipient filter searches: search keys of the people a practice's
+    notifications went to, a few per person instead of one per message.
 
-    Written by the database in the transaction of every statement that inserts notifications or
-    changes their recipient (triggers made by migration 0007). On PostgreSQL a trigram index on
-    the upper-cased name answers "name contains" and an index on the upper-cased address answers
-    "address is"; the matching notifications are then read by notif_recipient_idx.
+    A key is "N " and a name from the start of one of its words on, or "A " and an address, in
+    upper case: "Maria de la Cruz" gives "N MARIA DE LA CRUZ", "N DE LA CRUZ", "N LA CRUZ" and
+    "N CRUZ", so a term matches a name where one of its words starts with the term (the patient
+    search's rule too), through an index range on (practice, key), whatever the size of the
+    history. Written by the database in the transaction of every statement that inserts
+    notifications or changes their recipient (notifications/triggers.py).
     """
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+",
                                  db_index=False)
     recipient_kind = models.CharField(max_length=16, choices=RecipientKind.choices)
     recipient_id = models.BigIntegerField()
-    name = models.CharField(max_length=200, blank=True)
-    address = models.CharField(max_length=254, blank=True)
+    key = models.CharField(max_length=260)
 
     class Meta:
-        # Not unique: the triggers add a row only where none is alike, without waiting for
-        # other writers' uncommitted rows (two imports adding the same people in a different
-        # order could otherwise deadlock); a rare duplicate changes no search.
+        # Not unique: the triggers add a key only where the person has none alike, without
+        # waiting for other writers' uncommitted rows (two imports adding the same people in a
+        # different order could otherwise deadlock); a rare duplicate changes no search.
         indexes = [models.Index(fields=["practice", "recipient_kind", "recipient_id"],
-                                name="notif_recipient_person_idx")]
+                                name="notif_recipient_person_idx"),
+                   # The pattern operator class lets PostgreSQL answer LIKE 'TERM%' with an
+                   # index range whatever the database's collation (ignored on SQLite).
+                   models.Index(fields=["practice", "key"], name="notif_recipient_key_idx",
+                                opclasses=["", "varchar_pattern_ops"])]
 
     def __str__(self):
-        return f"{self.recipient_kind} {self.recipient_id}"
+        return f"{self.recipient_kind} {self.recipient_id}: {self.key}"
 
 
 class NotificationEvent(models.Model):

@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -65,20 +66,32 @@ VIEWS = {
 RECIPIENT_MATCH_LIMIT = 500
 
 
-def _recipient_filter(*, practice, term: str) -> Q:
-    """The recipient filter: `#id` is a recipient's id; other terms match a name containing the
-    term or an address equal to it (any case).
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-    The people who match are found first among the practice's recipients
-    (NotificationRecipient: trigram and address indexes on PostgreSQL), so that their messages
-    are read by the recipient index instead of scanning the history for the term.
+
+def _as_key(term: str) -> str:
+    """A search term spelt as the keys are: upper case, as the database's upper() makes it
+    (SQLite's changes ASCII letters only)."""
+    return term.translate(_ASCII_UPPER) if connection.vendor == "sqlite" else term.upper()
+
+
+def _recipient_filter(*, practice, term: str) -> Q:
+    """The recipient filter: `#id` is a recipient's id; other terms match a name one of whose
+    words starts with the term, or an address equal to it, in any case ("garc" finds Maria
+    Garcia, "maria g" too; "arcia" does not).
+
+    The people who match are found first by their keys (NotificationRecipient: an index range
+    per term), so that their messages are read by the recipient index instead of searching the
+    whole history.
     """
-    term = term.strip()
+    term = " ".join(term.split())
     if term.startswith("#") and term[1:].isdigit():
         return Q(recipient_kind__in=RecipientKind.values, recipient_id=int(term[1:]))
-    wanted = Q(recipient_name__icontains=term) | Q(address__iexact=term)
+    wanted = (Q(recipient_name__istartswith=term) | Q(recipient_name__icontains=f" {term}")
+              | Q(address__iexact=term))
+    key = _as_key(term)
     found = list(NotificationRecipient.objects.filter(practice=practice)
-                 .filter(Q(name__icontains=term) | Q(address__iexact=term))
+                 .filter(Q(key__startswith=f"N {key}") | Q(key=f"A {key}"))
                  .values_list("recipient_kind", "recipient_id")[:2 * RECIPIENT_MATCH_LIMIT + 1])
     people: dict[str, set] = {}
     for kind, recipient_id in found:

@@ -6,7 +6,8 @@ set-based INSERT ... SELECT, COPY):
 - notifications_notificationcountchange: +/- counts per practice, quarter hour of creation,
   status, channel, kind and archived (folded into notifications_notificationcount by the
   due-work job notifications.counts.notification_counts_compact);
-- notifications_notificationrecipient: each new (recipient, name, address).
+- notifications_notificationrecipient: the search keys of each new (recipient, name, address):
+  the name from the start of each of its words, and the address (see NotificationRecipient).
 PostgreSQL: per statement, with transition tables (one INSERT per statement, whatever its size).
 SQLite: per row. Existing notifications are counted and listed here, once.
 """
@@ -17,11 +18,70 @@ SQLite: per row. Existing notifications are counted and listed here, once.
 N, CHANGE = "notifications_notification", "notifications_notificationcountchange"
 RECIPIENT = "notifications_notificationrecipient"
 CHANGE_COLUMNS = "practice_id, bucket, status, channel, kind, archived, n"
-RECIPIENT_COLUMNS = "practice_id, recipient_kind, recipient_id, name, address"
-# A recipient row is added only where none is alike (see NotificationRecipient).
-RECIPIENT_MISSING = (f"NOT EXISTS (SELECT 1 FROM {RECIPIENT} r WHERE r.practice_id = {{x}}.practice_id "
-                     "AND r.recipient_kind = {x}.recipient_kind AND r.recipient_id = {x}.recipient_id "
-                     "AND r.name = {x}.recipient_name AND r.address = {x}.address)")
+RECIPIENT_COLUMNS = "practice_id, recipient_kind, recipient_id, key"
+KEY_LENGTH = 260  # NotificationRecipient.key
+
+
+def _key_missing(x: str, key: str) -> str:
+    """A key is added only where the person has none alike (see NotificationRecipient)."""
+    return (f"NOT EXISTS (SELECT 1 FROM {RECIPIENT} r WHERE r.practice_id = {x}.practice_id "
+            f"AND r.recipient_kind = {x}.recipient_kind AND r.recipient_id = {x}.recipient_id "
+            f"AND r.key = {key})")
+
+
+def _pg_keys(source: str) -> str:
+    """The keys of the rows of `source` (a table or a derived table named n): "N " and the
+    upper-cased name from each word on, "A " and the upper-cased address."""
+    key = f"left(k.key, {KEY_LENGTH})"
+    return f"""
+        INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
+        SELECT DISTINCT n.practice_id, n.recipient_kind, n.recipient_id, {key}
+        FROM {source} n CROSS JOIN LATERAL (
+            SELECT 'N ' || array_to_string(s.words[i:], ' ') AS key
+            FROM (SELECT regexp_split_to_array(btrim(upper(n.recipient_name)), ' +') AS words) s,
+                 generate_subscripts(s.words, 1) AS i
+            WHERE btrim(n.recipient_name) <> ''
+            UNION ALL SELECT 'A ' || upper(n.address) WHERE n.address <> '') k
+        WHERE {_key_missing("n", key)}"""
+
+
+def _dollar_quoted(sql: str) -> str:
+    """A statement for plpgsql's EXECUTE, planned at each call: a statement in a trigger's body
+    is planned once per session, for the size of the first transition table it met, and a plan
+    made for a statement of 100,000 rows (a hash join over every key) would then serve each
+    single insert after it (two seconds each, measured) and the other way round."""
+    assert "$keys$" not in sql
+    return f"$keys${sql}$keys$"
+
+
+# SQLite has no way to split a string in a trigger (no table functions of ours, no WITH): a
+# name's first SQLITE_WORDS words are each the start of a key, taken off one after the other
+# by nested subqueries. Its upper() changes ASCII letters only; the search does the same there.
+SQLITE_WORDS = 8
+
+
+def _sqlite_tail(words_off: int) -> str:
+    """A subquery whose column t is the name without its first `words_off` words (or NULL)."""
+    sql = ("SELECT trim(replace(replace(replace(upper(NEW.recipient_name), '  ', ' '), '  ', ' '), "
+           "'  ', ' ')) AS t")
+    for _ in range(words_off):
+        sql = (f"SELECT CASE WHEN instr(t, ' ') > 0 THEN ltrim(substr(t, instr(t, ' ') + 1)) END "
+               f"AS t FROM ({sql})")
+    return sql
+
+
+def _sqlite_keys() -> str:
+    insert = (f"INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS}) "
+              "SELECT NEW.practice_id, NEW.recipient_kind, NEW.recipient_id, ")
+    name_key = f"substr('N ' || t, 1, {KEY_LENGTH})"
+    address_key = f"substr('A ' || upper(NEW.address), 1, {KEY_LENGTH})"
+    statements = [f"{insert}{name_key} FROM ({_sqlite_tail(words_off)}) "
+                  f"WHERE t <> '' AND {_key_missing('NEW', name_key)};"
+                  for words_off in range(SQLITE_WORDS)]
+    statements.append(f"{insert}{address_key} WHERE NEW.address <> '' "
+                      f"AND {_key_missing('NEW', address_key)};")
+    return "\n".join(statements)
+
 
 PG_BUCKET = "(floor(extract(epoch FROM created_at) / 900) * 900)::bigint"
 PG_COUNTED = f"practice_id, {PG_BUCKET} AS bucket, status, channel, kind, archived"
@@ -29,9 +89,7 @@ PG_FUNCTIONS = {
     "inserted": f"""
         INSERT INTO {CHANGE} ({CHANGE_COLUMNS})
         SELECT {PG_COUNTED}, count(*) FROM new_rows GROUP BY 1, 2, 3, 4, 5, 6;
-        INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
-        SELECT DISTINCT practice_id, recipient_kind, recipient_id, recipient_name, address
-        FROM new_rows n WHERE {RECIPIENT_MISSING.format(x="n")};""",
+        EXECUTE {_dollar_quoted(_pg_keys("new_rows"))};""",
     "updated": f"""
         INSERT INTO {CHANGE} ({CHANGE_COLUMNS})
         SELECT {PG_COUNTED}, sum(n) FROM (
@@ -51,18 +109,13 @@ PG_TRANSITIONS = {"inserted": ("INSERT", "NEW TABLE AS new_rows"),
 PG_RECIPIENT_CHANGED = f"""
     CREATE FUNCTION notif_recipient_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
-        SELECT NEW.practice_id, NEW.recipient_kind, NEW.recipient_id, NEW.recipient_name, NEW.address
-        WHERE {RECIPIENT_MISSING.format(x="NEW")};
+        {_pg_keys("(SELECT NEW.practice_id AS practice_id, NEW.recipient_kind AS recipient_kind, "
+                  "NEW.recipient_id AS recipient_id, NEW.recipient_name AS recipient_name, "
+                  "NEW.address AS address)")};
         RETURN NULL;
     END $$;
     CREATE TRIGGER notif_recipient_changed AFTER UPDATE OF practice_id, recipient_kind, recipient_id,
         recipient_name, address ON {N} FOR EACH ROW EXECUTE FUNCTION notif_recipient_changed();"""
-PG_INDEXES = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    f"CREATE INDEX notif_recipient_name_trgm ON {RECIPIENT} USING gin (UPPER(name::text) gin_trgm_ops)",
-    f"CREATE INDEX notif_recipient_address_idx ON {RECIPIENT} (practice_id, UPPER(address::text))",
-]
 
 SQLITE_BUCKET = "(CAST(strftime('%s', {x}.created_at) AS INTEGER) / 900) * 900"
 SQLITE_VALUES = ("({x}.practice_id, " + SQLITE_BUCKET + ", {x}.status, {x}.channel, {x}.kind, "
@@ -71,9 +124,7 @@ SQLITE_COUNTED = ["status", "archived", "channel", "kind", "practice_id", "creat
 SQLITE_TRIGGERS = {
     "notif_counts_inserted": f"""AFTER INSERT ON {N} BEGIN
         INSERT INTO {CHANGE} ({CHANGE_COLUMNS}) VALUES {SQLITE_VALUES.format(x="NEW", n=1)};
-        INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
-        SELECT NEW.practice_id, NEW.recipient_kind, NEW.recipient_id, NEW.recipient_name, NEW.address
-        WHERE {RECIPIENT_MISSING.format(x="NEW")};
+        {_sqlite_keys()}
         END""",
     "notif_counts_updated": f"""AFTER UPDATE OF {", ".join(SQLITE_COUNTED)} ON {N}
         WHEN {" OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SQLITE_COUNTED)} BEGIN
@@ -85,9 +136,7 @@ SQLITE_TRIGGERS = {
         END""",
     "notif_recipient_changed": f"""AFTER UPDATE OF practice_id, recipient_kind, recipient_id,
         recipient_name, address ON {N} BEGIN
-        INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
-        SELECT NEW.practice_id, NEW.recipient_kind, NEW.recipient_id, NEW.recipient_name, NEW.address
-        WHERE {RECIPIENT_MISSING.format(x="NEW")};
+        {_sqlite_keys()}
         END""",
 }
 
@@ -98,8 +147,9 @@ BACKFILL_COUNTS = {
               f"{SQLITE_BUCKET.format(x=N)} AS bucket, status, channel, kind, archived, count(*) "
               f"FROM {N} GROUP BY 1, 2, 3, 4, 5, 6",
 }
-BACKFILL_RECIPIENTS = (f"INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS}) SELECT DISTINCT practice_id, "
-                       f"recipient_kind, recipient_id, recipient_name, address FROM {N}")
+# On SQLite, touching every name makes the row trigger above write the keys.
+BACKFILL_RECIPIENTS = {"postgresql": _pg_keys(N),
+                       "sqlite": f"UPDATE {N} SET recipient_name = recipient_name"}
 
 
 def create(schema_editor) -> None:
@@ -113,8 +163,6 @@ def create(schema_editor) -> None:
                                   f"REFERENCING {transitions} FOR EACH STATEMENT "
                                   f"EXECUTE FUNCTION notif_counts_{name}()", None)
         schema_editor.execute(PG_RECIPIENT_CHANGED, None)
-        for sql in PG_INDEXES:
-            schema_editor.execute(sql, None)
     elif vendor == "sqlite":
         for name, body in SQLITE_TRIGGERS.items():
             schema_editor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}", None)
@@ -125,7 +173,7 @@ def create(schema_editor) -> None:
 def backfill(schema_editor) -> None:
     """Count and list the notifications written before the triggers existed (once)."""
     schema_editor.execute(BACKFILL_COUNTS[schema_editor.connection.vendor], None)
-    schema_editor.execute(BACKFILL_RECIPIENTS, None)
+    schema_editor.execute(BACKFILL_RECIPIENTS[schema_editor.connection.vendor], None)
 
 
 def sqlite_ensure(connection) -> None:

@@ -56,8 +56,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('recipient_kind', models.CharField(choices=[('patient', 'Patient'), ('user', 'Team member')], max_length=16)),
                 ('recipient_id', models.BigIntegerField()),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('address', models.CharField(blank=True, max_length=254)),
+                ('key', models.CharField(max_length=260)),
             ],
         ),
         migrations.RemoveIndex(
@@ -84,6 +83,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='notificationrecipient',
             index=models.Index(fields=['practice', 'recipient_kind', 'recipient_id'], name='notif_recipient_person_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='notificationrecipient',
+            index=models.Index(fields=['practice', 'key'], name='notif_recipient_key_idx', opclasses=['', 'varchar_pattern_ops']),
         ),
         migrations.RunPython(create, drop, elidable=False),
     ]

@@ -87,6 +87,31 @@ def test_recipient_search_is_posted_and_kept_out_of_urls(client_of, world, rows,
         "Ann Queued", "Ben Sent", "Cy Bounced", "Di Retry"}
 
 
+def test_recipient_search_matches_the_start_of_any_word_of_a_name(client_of, world, schedule):
+    from django.db import connection
+
+    cruz = schedule(recipient=Recipient(kind="patient", id=7, name="María de la Cruz"))
+    schedule(recipient=Recipient(kind="user", id=7, name="Staff Seven"), channel="email",
+             address="staff7@example.test")
+    client = client_of(world.staff_a, office="lakeside")
+
+    def found(term):
+        rows = client.post("/notifications/history/", {"recipient": term}).context["page"].rows
+        return {n.recipient_name for n in rows}
+
+    for term in ("cruz", "LA CR", "maría", "de la cruz", "María de"):
+        assert found(term) == {"María de la Cruz"}, term
+    for term in ("ruz", "aría", "cruz maría"):
+        assert found(term) == set(), term
+    assert found("#7") == {"María de la Cruz", "Staff Seven"}
+    assert found("STAFF7@example.test") == {"Staff Seven"}
+    # A recipient renamed by any writer, in SQL too, is found under the new name.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE notifications_notification SET recipient_name = 'Maria Reyes' "
+                       "WHERE id = %s", [cruz.pk])
+    assert found("reyes") == {"Maria Reyes"} and found("cruz") == set()
+
+
 def test_recipient_search_pages_by_post(client_of, world, schedule):
     for i in range(55):
         schedule(recipient=Recipient(kind="patient", id=i, name=f"Pat Searched {i:03d}"))
