@@ -90,7 +90,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The send lease: while `status` is sending, the row belongs to whoever claimed it until
     # `lease_expires_at`. `attempt_started_at` is set (by a conditional UPDATE) just before the
-    # provider call; the reclaim rule in dispatch.py depends on the difference.
+    # provider call; the reclaim rule in notifications/dispatch/ depends on the difference.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     sender = models.CharField(max_length=80, blank=True)
@@ -144,7 +144,7 @@ class NotificationDue(models.Model):
     touching two small indexes instead of the wide notification row and all of its indexes;
     the task that gets the ids claims the notification rows themselves and clears their
     entries. An entry whose notification no longer waits is dropped by the next task that gets
-    it. See notifications/dispatch.py.
+    it. See notifications/dispatch/.
     """
 
     notification = models.OneToOneField(Notification, primary_key=True, on_delete=models.CASCADE,

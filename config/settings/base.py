@@ -162,7 +162,7 @@ LOGGING = {
                 "twilio.http_client": {"level": "WARNING"}},
 }
 
-# Delivery engine (notifications/dispatch.py explains the leases and the reclaim rule).
+# Delivery engine (notifications/dispatch/ explains the leases and the reclaim rule).
 NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)
 NOTIFICATIONS_TASK_CHUNK = env_int("NOTIFICATIONS_TASK_CHUNK", 500, minimum=1)
 NOTIFICATIONS_ATTEMPT_BATCH = env_int("NOTIFICATIONS_ATTEMPT_BATCH", 100, minimum=1)
