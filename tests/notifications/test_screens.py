@@ -87,6 +87,19 @@ def test_recipient_search_is_posted_and_kept_out_of_urls(client_of, world, rows,
         "Ann Queued", "Ben Sent", "Cy Bounced", "Di Retry"}
 
 
+@pytest.mark.parametrize("term,error", [
+    ("cy\x00", "Null characters are not allowed."), ("x" * 10_000, "at most 200 characters"),
+    ("%", ""), ("_", ""), ("\\", ""), ("#", ""), ("# 3", ""), ("\u202eCy", ""), ("cy\r\nX-Header: 1", ""),
+])
+def test_hostile_recipient_searches_are_answered_not_crashed_on(client_of, world, rows, term, error):
+    response = client_of(world.staff_a, office="lakeside").post("/notifications/history/",
+                                                               {"recipient": term})
+    assert response.status_code == 200
+    assert _names(response) == set()
+    if error:
+        assert error in response.content.decode() and 'name="recipient"' in response.content.decode()
+
+
 def test_recipient_search_matches_the_start_of_any_word_of_a_name(client_of, world, schedule):
     from django.db import connection
 
