@@ -162,15 +162,19 @@ def _by_status(qs: QuerySet[Notification]) -> Counter:
     return Counter(dict(qs.order_by().values_list("status").annotate(n=Count("id"))))
 
 
-def status_counts(*, practice, view: str, filters: Filters) -> list[dict]:
+def status_counts(*, practice, view: str, filters: Filters,
+                  rows: QuerySet[Notification] | None = None) -> list[dict]:
     """Count and share of each status among the view's notifications that match the filters, in
     the order of Status.
 
     Read from the counters (counts.py) for every filter they know: view, kind, channel, status,
-    dates. A recipient filter narrows the set to a few people, whose rows are counted directly.
+    dates. A recipient filter narrows the set to a few people, whose rows are counted directly
+    (`rows`: the list's own queryset, when the caller has it already).
     """
     if filters.recipient.strip():
-        counts = _by_status(notification_list(practice=practice, view=view, filters=filters))
+        if rows is None:
+            rows = notification_list(practice=practice, view=view, filters=filters)
+        counts = _by_status(rows)
     else:
         where = _matching(practice=practice, view=view, filters=filters)
         exact = Filters(**{**filters.__dict__, "date_from": None, "date_to": None})

@@ -40,7 +40,8 @@ def _list(request, view: str):
         qs = selectors.notification_list(practice=request.practice, view=view, filters=filters)
         page = selectors.notification_page(qs, after=form.cleaned_data["after"])
         if by_post:  # a few people's rows: counted here rather than by a GET of the counts
-            counts = selectors.status_counts(practice=request.practice, view=view, filters=filters)
+            counts = selectors.status_counts(practice=request.practice, view=view, filters=filters,
+                                             rows=qs)
     query = urlencode([(name, value) for name, value in carried if name != "recipient"])
     template = "notifications/list.html"
     if request.htmx and not request.htmx.boosted:
