@@ -1,7 +1,13 @@
 """The checks made just before each send, for a chunk of rows at once.
 
-Order: address, add-on, consent, opt-out, frequency cap (SMS and voice), quiet hours (SMS and
-voice). The first that fails decides; each decision becomes a status event.
+Order: still wanted, address, add-on, consent, opt-out, frequency cap (SMS and voice), quiet
+hours (SMS and voice). The first that fails decides; each decision becomes a status event.
+
+"Still wanted?" is asked of the apps that queued the messages, without importing them: each
+dotted path in settings.NOTIFICATIONS_STILL_WANTED is called once per chunk as `hook(rows)` and
+answers `{notification id: (reason code, detail)}` for the rows it no longer wants sent (a
+statement superseded by a newer one, a balance paid). Rows without an id (the cadence preview's
+planned messages) are never asked about.
 """
 
 from collections import Counter
@@ -10,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from .models import Channel, MessagingSettings, Notification, OptOut, ReasonCode
 from .quiet_hours import allowed_window, next_allowed
@@ -30,6 +37,18 @@ class Decision:
 SEND = Decision("send", detail="contact policy passed")
 
 
+def still_wanted_answers(rows) -> dict[int, tuple[str, str]]:
+    """The rows the queuing apps no longer want sent: id -> (reason code, detail)."""
+    asked = [n for n in rows if n.pk]
+    answers: dict[int, tuple[str, str]] = {}
+    if not asked:
+        return answers
+    for path in settings.NOTIFICATIONS_STILL_WANTED:
+        for pk, answer in import_string(path)(asked).items():
+            answers.setdefault(pk, answer)
+    return answers
+
+
 class PolicyContext:
     """What the checks need for a chunk, read in a handful of queries."""
 
@@ -43,6 +62,7 @@ class PolicyContext:
             practice_id__in=practice_ids, address__in=addresses).values_list(
             "practice_id", "channel", "address"))
         self.sent_counts = self.recent_sends([n for n in rows if n.channel in PHONE_CHANNELS])
+        self.unwanted = still_wanted_answers(rows)
 
     def recent_sends(self, rows: list[Notification]) -> Counter:
         """Texts and calls per recipient of `rows` within each practice's cap window, as the
@@ -76,6 +96,9 @@ class PolicyContext:
 
     def decide(self, n: Notification) -> Decision:
         practice = n.practice
+        unwanted = self.unwanted.get(n.pk) if n.pk else None
+        if unwanted:
+            return Decision("refuse", unwanted[0], unwanted[1])
         if not n.address:
             return Decision("refuse", ReasonCode.NO_ADDRESS, "no address for this channel")
         if n.addon and not getattr(practice, f"addon_{n.addon}", False):

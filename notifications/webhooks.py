@@ -14,7 +14,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from . import provider_events
 from .models import Channel, Notification, OptOut
 from .services import opt_out_record
-from .unsubscribe import unsubscribe_notification_id
+from .unsubscribe import unsubscribe_reference
 
 
 def _twilio_signature_valid(request) -> bool:
@@ -67,10 +67,10 @@ anymail_patterns = [URLPattern(p.pattern, _forbid_bad_auth(p.callback), p.defaul
 @csrf_exempt
 def email_unsubscribe(request, token):
     """The List-Unsubscribe target: GET shows a button, POST (also one-click) opts out."""
-    notification_id = unsubscribe_notification_id(token)
-    if notification_id is None:
+    reference = unsubscribe_reference(token)
+    if reference is None:
         return render(request, "notifications/unsubscribe.html", {"invalid": True}, status=404)
-    n = get_object_or_404(Notification.objects.select_related("practice"), pk=notification_id,
+    n = get_object_or_404(Notification.objects.select_related("practice"), **reference,
                           channel=Channel.EMAIL)
     done = False
     if request.method == "POST":

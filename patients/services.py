@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from practices.services import audit_record
 
@@ -218,6 +219,16 @@ def patient_import_run(*, import_id: int) -> PatientImport:
     if patient_import.status in (ImportStatus.DONE, ImportStatus.FAILED):
         _normalized_path(patient_import).unlink(missing_ok=True)
     return patient_import
+
+
+def balances_changed_notify(*, practice_id: int, guarantor_ids: list[int], source: str) -> None:
+    """Call every hook in settings.BALANCE_CHANGED_HOOKS for guarantors whose balance was just
+    written (`source`: "pms_import", "payment", "refund"), inside the writer's transaction: the
+    apps above (statements' dunning) react without this app importing them."""
+    if not guarantor_ids:
+        return
+    for path in settings.BALANCE_CHANGED_HOOKS:
+        import_string(path)(practice_id, list(guarantor_ids), source)
 
 
 def patient_ensure(*, practice, external_id: str, first_name: str, last_name: str) -> Patient:

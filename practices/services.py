@@ -5,10 +5,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from .models import ApiKey, AuditEvent, Membership, Practice, Role, validate_time_zone
@@ -40,6 +42,8 @@ def practice_create(*, name: str, time_zone: str, slug: str = "", phone: str = "
                         address=address)
     practice.full_clean()
     practice.save()
+    for path in settings.PRACTICE_CREATED_HOOKS:  # e.g. the default statement profile
+        import_string(path)(practice)
     return practice
 
 

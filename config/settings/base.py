@@ -145,9 +145,21 @@ DUE_WORK = [
     "notifications.dispatch.dispatch_due",
 ]
 
+# Asked just before each send, once per chunk of rows: `hook(rows)` answers {notification id:
+# (reason code, detail)} for messages no longer wanted (notifications/contact_policy.py).
+NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted"]
+# Called as `hook(practice_id, guarantor_ids, source)` inside the writer's transaction after
+# guarantors' balances were written: a PMS import ("pms_import"), a payment or a refund.
+BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed"]
+# Called as `hook(practice)` by practices.services.practice_create for a new practice.
+PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create"]
+# Panels of the guarantor's account page that other apps add: `panel(request, guarantor)`
+# returns HTML (patients/views.py renders them in order).
+ACCOUNT_PANELS = ["statements.panels.account_panel"]
+
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
-                "notifications.demo.demo_seed"]
+                "notifications.demo.demo_seed", "statements.demo.demo_seed"]
 
 LOGGING = {
     "version": 1,

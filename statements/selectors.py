@@ -1,0 +1,91 @@
+"""Reads for the current practice: batches, statements, profiles, a guarantor's statements."""
+
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from notifications.models import Notification, Status
+
+from .models import BALANCE_KIND, CadenceStep, Statement, StatementBatch, StatementProfile
+
+PAGE_SIZE = 50
+
+
+def batch_get_by_batch_id(*, practice, batch_id: str) -> StatementBatch | None:
+    return (StatementBatch.objects.select_related("profile")
+            .filter(practice=practice, batch_id=batch_id).first())
+
+
+def batch_get(*, practice, pk) -> StatementBatch:
+    return get_object_or_404(StatementBatch.objects.select_related("profile"), practice=practice, pk=pk)
+
+
+def batch_notification_counts(*, batch: StatementBatch) -> dict[str, int]:
+    rows = (Notification.objects.filter(practice_id=batch.practice_id, tag=batch.tag).order_by()
+            .values_list("status").annotate(n=Count("id")))
+    return dict(rows)
+
+
+def batches_page(*, practice, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list, int | None]:
+    """Newest first, keyset by id: (rows, the id to continue before, or None)."""
+    qs = StatementBatch.objects.filter(practice=practice).select_related("profile").defer("rejected")
+    if before:
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs.order_by("-pk")[:size + 1])
+    return rows[:size], rows[size - 1].pk if len(rows) > size else None
+
+
+def batch_statements_page(*, batch: StatementBatch, after: int | None = None,
+                          size: int = PAGE_SIZE) -> tuple[list, int | None]:
+    """A batch's statements in id order, keyset by id, each with its guarantor's name."""
+    qs = Statement.objects.filter(batch=batch).select_related("guarantor")
+    if after:
+        qs = qs.filter(pk__gt=after)
+    rows = list(qs.order_by("pk")[:size + 1])
+    return rows[:size], rows[size - 1].pk if len(rows) > size else None
+
+
+def balance_notification_counts(*, practice) -> list[dict]:
+    """Count and share of each status among the practice's balance notifications."""
+    counts = dict(Notification.objects.filter(practice=practice, kind=BALANCE_KIND).order_by()
+                  .values_list("status").annotate(n=Count("id")))
+    total = sum(counts.values())
+    return [{"status": value, "label": label, "count": counts[value],
+             "percent": round(100 * counts[value] / total, 1)}
+            for value, label in Status.choices if counts.get(value)]
+
+
+def profiles(*, practice) -> QuerySet[StatementProfile]:
+    return (StatementProfile.objects.filter(practice=practice).select_related("approved_version")
+            .annotate(step_count=Count("steps")).order_by("-is_default", "name", "pk"))
+
+
+def profile_get(*, practice, pk) -> StatementProfile:
+    return get_object_or_404(StatementProfile.objects.select_related("approved_version",
+                                                                     "approved_version__approved_by"),
+                             practice=practice, pk=pk)
+
+
+def profile_steps(*, profile: StatementProfile) -> QuerySet[CadenceStep]:
+    return profile.steps.select_related("template").order_by("level", "anchor", "offset_days", "pk")
+
+
+def step_get(*, profile: StatementProfile, pk) -> CadenceStep:
+    return get_object_or_404(CadenceStep.objects.select_related("template"), profile=profile, pk=pk)
+
+
+def guarantor_statements(*, practice, guarantor_id: int, limit: int = 12) -> list[Statement]:
+    """The guarantor's latest statements, newest first, each with its batch."""
+    return list(Statement.objects.filter(practice=practice, guarantor_id=guarantor_id)
+                .select_related("batch", "batch__profile").order_by("-pk")[:limit])
+
+
+def statement_messages(*, statements: list[Statement]) -> dict[int, list[Notification]]:
+    """Statement id -> the messages it queued (looked up by their idempotency keys)."""
+    keys = {key: s.pk for s in statements for key in s.keys}
+    found: dict[int, list[Notification]] = {s.pk: [] for s in statements}
+    if keys:
+        for n in (Notification.objects.filter(idempotency_key__in=list(keys))
+                  .only("id", "channel", "status", "reason_code", "send_at", "sent_at", "template_name",
+                        "template_version", "idempotency_key", "created_at").order_by("send_at", "pk")):
+            found[keys[n.idempotency_key]].append(n)
+    return found
