@@ -130,3 +130,45 @@ class PolicyContext:
         local = at.astimezone(tz)
         return Decision("wait", detail=f"quiet hours: waits until {local:%Y-%m-%d %H:%M %Z} "
                         f"({start:%H:%M}-{end:%H:%M} {tz.key})", until=at)
+
+
+def decisions_ahead(rows: list, *, now: datetime) -> list[tuple]:
+    """What the engine would decide for each row when it comes due, if nothing else changed:
+    (row, decision, when) in time order.
+
+    The decisions are `PolicyContext.decide`'s own. Each row is judged at its due time (now for
+    a time already past), with the texts and calls sent before it in its cap window counted,
+    including the earlier rows that would go; a quiet-hours wait is followed to the time it
+    moves to. Rows are plain objects with the attributes delivery reads (a row without an id
+    is a planned message, never asked "still wanted?").
+    """
+    ctx = PolicyContext(rows, now)
+    windows = {n.practice_id: timedelta(days=ctx.cap(n.practice_id)[1]) for n in rows}
+    history: dict[tuple, list[datetime]] = {}
+    phone_rows = [n for n in rows if n.channel in PHONE_CHANNELS]
+    wanted: dict[tuple, set] = {}
+    for n in phone_rows:
+        wanted.setdefault((n.practice_id, n.recipient_kind), set()).add(n.recipient_id)
+    for (practice_id, kind), ids in wanted.items():
+        recipients, args = among("recipient_id", ids)
+        for recipient_id, sent_at in run(
+                f"SELECT recipient_id, sent_at FROM {_TABLE} WHERE practice_id = %s "  # noqa: S608
+                f"AND recipient_kind = %s AND {recipients} AND channel IN (%s, %s) AND sent_at >= %s",
+                [practice_id, kind, *args, *PHONE_CHANNELS, now - windows[practice_id]]):
+            history.setdefault((practice_id, kind, recipient_id), []).append(sent_at)
+    decided = []
+    for n in sorted(rows, key=lambda r: max(r.send_at, now)):
+        at = max(n.send_at, now)
+        key = (n.practice_id, n.recipient_kind, n.recipient_id)
+        for _ in range(4):  # a wait moves it to the next allowed hour, which is then judged
+            ctx.now = at
+            start = at - windows[n.practice_id]
+            ctx.sent_counts[key] = sum(1 for t in history.get(key, ()) if start <= t <= at)
+            decision = ctx.decide(n)
+            if decision.action != "wait":
+                break
+            at = decision.until
+        if decision.action == "send" and n.channel in PHONE_CHANNELS:
+            history.setdefault(key, []).append(at)
+        decided.append((n, decision, at))
+    return decided

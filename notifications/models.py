@@ -121,6 +121,10 @@ class Notification(models.Model):
                          condition=Q(channel__in=["sms", "voice"], sent_at__isnull=False)),
             models.Index(fields=["provider_message_id"], name="notif_provider_id_idx",
                          condition=~Q(provider_message_id="")),
+            # A recipient's messages newest first: history panels, a statement's messages,
+            # whether an error was followed by a successful send (Manage errors).
+            models.Index(fields=["practice", "recipient_kind", "recipient_id", "-created_at"],
+                         name="notif_recipient_idx"),
             # Only tagged rows: a batch's messages newest first (an equal tag), or a profile's
             # (a leading part of the tag: LIKE 'prefix%' needs the pattern operator class on
             # PostgreSQL; other databases ignore operator classes).

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.module_loading import import_string
 
 from .models import ERROR_STATUSES, QUEUE_STATUSES, Notification, SandboxMessage, Status
 
@@ -41,6 +43,7 @@ class Filters:
     date_from: datetime | None = None
     date_to: datetime | None = None
     recipient: str = ""
+    tag: str = ""  # equal, or a leading part ending in ":" (all of a profile's batches)
 
 
 VIEWS = {
@@ -50,8 +53,22 @@ VIEWS = {
 }
 
 
+def _resolved_by_a_later_send():
+    """An error row whose recipient got a later message on the same channel (sent or
+    delivered): the contact details were corrected, so it leaves Manage errors by itself."""
+    return Exists(Notification.objects.filter(
+        practice_id=OuterRef("practice_id"), recipient_kind=OuterRef("recipient_kind"),
+        recipient_id=OuterRef("recipient_id"), channel=OuterRef("channel"),
+        status__in=[Status.SENT, Status.DELIVERED], created_at__gt=OuterRef("created_at")))
+
+
 def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Notification]:
     qs = Notification.objects.filter(practice=practice, **VIEWS[view])
+    if view == "errors":
+        qs = qs.exclude(_resolved_by_a_later_send())
+    if filters.tag:
+        prefix = filters.tag.endswith(":")
+        qs = qs.filter(tag__startswith=filters.tag) if prefix else qs.filter(tag=filters.tag)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     if filters.channel:
@@ -125,3 +142,13 @@ def messaging_settings_get(*, practice):
 
     return (MessagingSettings.objects.filter(practice=practice).first()
             or MessagingSettings(practice=practice))
+
+
+def tag_label(*, practice, tag: str) -> str:
+    """What a tag filter shows as: the first answer of settings.NOTIFICATIONS_TAG_LABELS
+    (`label(practice, tag)`, from the app that tagged the messages), else the tag itself."""
+    for path in getattr(settings, "NOTIFICATIONS_TAG_LABELS", []):
+        label = import_string(path)(practice, tag)
+        if label:
+            return label
+    return tag

@@ -1,10 +1,12 @@
 import csv
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -61,6 +63,8 @@ def guarantor_detail(request, guarantor_id):
         "dependents": selectors.guarantor_dependents(guarantor=guarantor),
         "history": notifications_for_recipient(practice=request.practice, kind="patient",
                                                recipient_id=guarantor.pk),
+        # Parts other apps add (statements): settings.ACCOUNT_PANELS, each `panel(request, guarantor)`.
+        "panels": [import_string(path)(request, guarantor) for path in settings.ACCOUNT_PANELS],
     })
 
 

@@ -80,7 +80,7 @@ _BODY = {
             "profile": {"type": "string", "description": "A statement profile's slug; the default one "
                                                          "when absent."},
             "statements": {"type": "array", "maxItems": MAX_STATEMENTS,
-                           "items": {"$ref": "#/components/schemas/StatementIn"}}},
+                           "items": StatementIn.model_json_schema()}},
     }}},
 }
 

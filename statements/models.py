@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from notifications.models import Channel, MessageTemplate
-from patients.models import Patient
+from patients.models import CsvUpload, Patient
 from practices.models import Practice
 
 BALANCE_KIND = "balance_notification"  # the outbox kind of every message a statement causes
@@ -238,3 +238,22 @@ class Dunning(models.Model):
 
     def __str__(self):
         return f"dunning {self.count} for {self.guarantor_id}"
+
+
+class StatementUpload(CsvUpload):
+    """A statement batch uploaded as a CSV file: checked, previewed, then taken in as a batch."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to="statement-uploads/%Y/%m/")
+    batch_id = models.CharField("PMS batch id", max_length=64)
+    profile = models.ForeignKey(StatementProfile, on_delete=models.PROTECT, related_name="+")
+    # The batch the file became once imported.
+    received_batch = models.ForeignKey(StatementBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["practice", "-created_at"], name="statement_upload_recent")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.status})"

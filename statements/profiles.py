@@ -296,3 +296,29 @@ def proof_approve(*, profile: StatementProfile, actor) -> ProfileVersion:
     audit_record(practice=profile.practice, actor=actor, action="statement_profile.proof_approved",
                  target=profile.slug, version=number)
     return version
+
+
+def step_test_send(*, step: CadenceStep, actor, phone: str = ""):
+    """Send the step's current text, with sample values, to the signed-in admin now: their
+    email for an email, `phone` for a text or a call."""
+    from uuid import uuid4
+
+    from notifications.rendering import compiled, sample_values
+    from notifications.services import Recipient, notification_schedule
+
+    version = step.template.versions.get(number=step.template.current_version)
+    address = actor.email if step.channel == "email" else phone
+    if not address:
+        raise ValidationError({"phone": "Enter your mobile number for a test text or call."})
+    values = sample_values()
+    notification = notification_schedule(
+        practice=step.profile.practice,
+        recipient=Recipient(kind="user", id=actor.pk, name=actor.display_name),
+        channel=step.channel, address=address, kind="statement_test",
+        subject=compiled(version.subject).render(values) if version.subject else "",
+        body=compiled(version.body).render(values), idempotency_key=f"statement-test:{step.pk}:{uuid4().hex}",
+        reason=f"test of {step.profile.name}, level {step.level} {step.channel}",
+        template_name=step.template.name, template_version=str(version.number))
+    audit_record(practice=step.profile.practice, actor=actor, action="statement_profile.test_sent",
+                 target=step.profile.slug, step=step.pk, channel=step.channel)
+    return notification

@@ -106,6 +106,8 @@ def record_check(index: int, item) -> tuple[StatementRecord | None, list[tuple[s
     """A checked record, or the problems (field, message) of the item."""
     if not isinstance(item, dict):
         return None, [("", "each statement is an object with " + ", ".join(FIELDS))]
+    if "__width__" in item:  # a CSV row of the wrong width (patients.csv_import.csv_rows)
+        return None, [("", item["__width__"])]
     errors = []
     unknown = [k for k in item if k not in FIELDS]
     if unknown:

@@ -171,17 +171,22 @@ def plan_statement(*, practice, steps: dict[int, Step], count: int, addressee: A
     return planned
 
 
-def render(planned: list[Planned], *, practice, links: list[str] | None = None) -> list[tuple[str, str]]:
-    """(subject, body) of each planned message; `links` as `message_links` gave them (or sample
-    links for a proof), one per message that wants one, in order."""
+def render(planned: list[Planned], *, practice, links: list[str] | None = None,
+           samples: dict | None = None) -> list[tuple[str, str]]:
+    """(subject, body) of each planned message; `links` as `message_links` gave them, one per
+    message that wants one, in order. A proof passes `samples` for the links instead."""
     office = practice_values(practice)
     links_iter = iter(links or [])
     out = []
     for p in planned:
-        link = next(links_iter) if p.step.wants_link else ""
+        if samples:
+            link, unsubscribe = samples["quickpay_link"], samples["unsubscribe_link"]
+        else:
+            link = next(links_iter) if p.step.wants_link else ""
+            unsubscribe = unsubscribe_url_for_key(p.key) if p.step.wants_unsubscribe else ""
         values = {"patient": {"first_name": p.addressee.first_name, "last_name": p.addressee.last_name},
                   "practice": office, "statement": p.values, "quickpay_link": link,
-                  "unsubscribe_link": unsubscribe_url_for_key(p.key) if p.step.wants_unsubscribe else ""}
+                  "unsubscribe_link": unsubscribe}
         subject = p.step.subject.render(values) if p.step.subject else ""
         out.append((subject, p.step.body.render(values)))
     return out

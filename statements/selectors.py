@@ -4,8 +4,9 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from notifications.models import Notification, Status
+from patients.models import IS_GUARANTOR, Patient
 
-from .models import BALANCE_KIND, CadenceStep, Statement, StatementBatch, StatementProfile
+from .models import BALANCE_KIND, CadenceStep, Statement, StatementBatch, StatementProfile, StatementUpload
 
 PAGE_SIZE = 50
 
@@ -89,3 +90,35 @@ def statement_messages(*, statements: list[Statement]) -> dict[int, list[Notific
                         "template_version", "idempotency_key", "created_at").order_by("send_at", "pk")):
             found[keys[n.idempotency_key]].append(n)
     return found
+
+
+def notification_tag_label(practice, tag: str) -> str | None:
+    """settings.NOTIFICATIONS_TAG_LABELS: a statements tag as the screens name it."""
+    parts = tag.split(":")
+    if len(parts) < 4 or parts[:2] != ["statements", "profile"] or not parts[2].isdigit():
+        return None
+    profile = StatementProfile.objects.filter(practice=practice, pk=int(parts[2])).first()
+    if profile is None:
+        return None
+    if len(parts) == 5 and parts[3] == "batch" and parts[4].isdigit():
+        batch = StatementBatch.objects.filter(practice=practice, pk=int(parts[4])).first()
+        if batch is not None:
+            return f"the messages of batch {batch.batch_id} ({profile.name})"
+    if parts[3:] == [""]:
+        return f"the messages of profile {profile.name}"
+    return None
+
+
+def statement_uploads(*, practice) -> QuerySet[StatementUpload]:
+    return StatementUpload.objects.filter(practice=practice).defer("errors", "rejected_rows", "preview")
+
+
+def statement_upload_get(*, practice, pk) -> StatementUpload:
+    return get_object_or_404(StatementUpload.objects.select_related("profile", "received_batch"),
+                             practice=practice, pk=pk)
+
+
+def guarantor_by_external_id(*, practice, external_id: str):
+    """The practice's guarantor with this PMS id, or None."""
+    return (Patient.objects.select_related("balance").filter(IS_GUARANTOR)
+            .filter(practice=practice, external_id=external_id.strip()[:64]).first())

@@ -153,6 +153,8 @@ NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wa
 BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed"]
 # Called as `hook(practice)` by practices.services.practice_create for a new practice.
 PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create"]
+# What a notification tag filter shows as: `label(practice, tag)` answers a label or None.
+NOTIFICATIONS_TAG_LABELS = ["statements.selectors.notification_tag_label"]
 # Panels of the guarantor's account page that other apps add: `panel(request, guarantor)`
 # returns HTML (patients/views.py renders them in order).
 ACCOUNT_PANELS = ["statements.panels.account_panel"]
