@@ -237,8 +237,15 @@ def sample_values() -> dict:
     return values
 
 
-def sample_render(*, subject: str, body: str) -> tuple[str, str]:
+def sample_render(*, subject: str, body: str, practice=None) -> tuple[str, str]:
+    """The template rendered with sample values (the office's own name, phone and address when
+    a practice is given)."""
     values = sample_values()
+    if practice is not None:
+        from practices.templatetags.portal import phone
+
+        values["practice"] = {"name": practice.name, "phone": phone(practice.phone) or practice.phone,
+                              "address": " ".join((practice.address or "").split())}
     return (compiled(subject).render(values) if subject else "", compiled(body).render(values))
 
 

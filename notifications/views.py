@@ -187,15 +187,16 @@ def _editor(request, template=None):
         "versions": message_templates.message_template_versions(template=template)[:20] if template else [],
         "fields": [f for f in rendering.MERGE_FIELDS.values()
                    if purpose in f.purposes and channel in f.channels],
-        "check": _check(purpose, channel, form["subject"].value() or "", form["body"].value() or "")})
+        "check": _check(purpose, channel, form["subject"].value() or "", form["body"].value() or "",
+                        request.practice)})
 
 
-def _check(purpose, channel, subject, body) -> dict:
+def _check(purpose, channel, subject, body, practice) -> dict:
     problems = rendering.template_check(purpose=purpose or "", channel=channel or "", subject=subject,
                                         body=body)
     preview = None
     if not problems:
-        preview = rendering.sample_render(subject=subject, body=body)
+        preview = rendering.sample_render(subject=subject, body=body, practice=practice)
     return {"problems": problems, "preview": preview, "channel": channel,
             "facts": rendering.text_facts(preview[1] if preview else body) if channel == "sms" else None}
 
@@ -218,4 +219,4 @@ def message_template_check(request):
     form = request.POST
     return render(request, "notifications/_template_check.html", {"check": _check(
         form.get("purpose", ""), form.get("channel", ""), form.get("subject", "")[:1000],
-        form.get("body", "")[:25_000])})
+        form.get("body", "")[:25_000], request.practice)})

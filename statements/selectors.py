@@ -21,9 +21,16 @@ def batch_get(*, practice, pk) -> StatementBatch:
 
 
 def batch_notification_counts(*, batch: StatementBatch) -> dict[str, int]:
+    """The batch's messages by current status."""
     rows = (Notification.objects.filter(practice_id=batch.practice_id, tag=batch.tag).order_by()
             .values_list("status").annotate(n=Count("id")))
     return dict(rows)
+
+
+def batch_status_counts(*, batch: StatementBatch) -> list[dict]:
+    counts = batch_notification_counts(batch=batch)
+    return [{"status": value, "label": label, "count": counts[value]}
+            for value, label in Status.choices if counts.get(value)]
 
 
 def batches_page(*, practice, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list, int | None]:

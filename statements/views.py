@@ -64,7 +64,7 @@ def batch_detail(request, batch_id):
     template = "statements/batch.html#statements" if request.htmx else "statements/batch.html"
     return render(request, template, {
         "batch": batch, "statements": rows, "next_after": next_after, "addon": addon,
-        "counts": selectors.batch_notification_counts(batch=batch) if addon else {},
+        "counts": selectors.batch_status_counts(batch=batch) if addon else [],
     })
 
 
