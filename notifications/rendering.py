@@ -269,27 +269,39 @@ def _plain_parts(tree: nodes.Template) -> tuple | None:
 
 
 class CompiledTemplate:
-    """One template source, ready to render many times."""
+    """One template source, ready to render many times.
+
+    A plain template becomes a format string and one getter per hole: rendering is one
+    str.format call (a value is formatted as jinja2 prints it, with str()).
+    """
 
     def __init__(self, source: str):
         self.source = source
-        self.parts = _plain_parts(_parse(source))
-        self.template = None if self.parts is not None else ENV.from_string(source)
+        parts = _plain_parts(_parse(source))
+        self.template = None
+        if parts is None:
+            self.template = ENV.from_string(source)
+            return
+        pattern, self.paths = [], []
+        for part in parts:
+            if part.__class__ is str:
+                pattern.append(part.replace("{", "{{").replace("}", "}}"))
+            else:
+                pattern.append(f"{{{len(self.paths)}!s}}")
+                self.paths.append(part)
+        self.pattern = "".join(pattern)
 
     def render(self, values: dict) -> str:
         try:
-            if self.parts is None:
+            if self.template is not None:
                 return self.template.render(values)
-            out = []
-            for part in self.parts:
-                if part.__class__ is str:
-                    out.append(part)
-                else:
-                    value = values
-                    for key in part:
-                        value = value[key]
-                    out.append(str(value))
-            return "".join(out)
+            args = []
+            for path in self.paths:
+                value = values[path[0]]
+                for key in path[1:]:
+                    value = value[key]
+                args.append(value)
+            return self.pattern.format(*args)
         except KeyError as exc:
             raise RenderError(f"no value for the merge field {exc.args[0]!r}") from None
         except (TemplateError, SecurityError, TypeError) as exc:

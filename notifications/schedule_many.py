@@ -21,14 +21,16 @@ their due-list entry and get one status event each. Rows already sent or failed 
 Statements, per chunk, all plain SQL on the notification, event and due-list tables (so that
 triggers on those tables see every write):
 
-- PostgreSQL schedule: `WITH v AS (SELECT ... FROM unnest(<one array per column>)), ins AS
+- PostgreSQL schedule: the chunk staged by binary COPY into a temporary table (one row: a JSON
+  parameter instead), then `WITH v AS (DELETE FROM outbox_stage RETURNING *), ins AS
   (INSERT INTO notifications_notification ... SELECT ... FROM v ON CONFLICT (idempotency_key)
   DO NOTHING RETURNING id, idempotency_key, send_at), ev AS (INSERT INTO
   notifications_notificationevent ... SELECT ... FROM ins), du AS (INSERT INTO
   notifications_notificationdue ... SELECT ... FROM ins) SELECT id, idempotency_key FROM ins`,
   then, only when some keys were already stored, one SELECT for another practice's keys.
-- PostgreSQL cancel: `WITH c AS (UPDATE notifications_notification SET status, reason_code ...
-  WHERE practice_id = %s AND idempotency_key = ANY(%s) AND <unsent> RETURNING id), d AS
+- PostgreSQL cancel: `WITH k AS (<the keys>), c AS (UPDATE notifications_notification n SET
+  status, reason_code ... FROM k WHERE n.idempotency_key = k.v AND n.practice_id = %s AND
+  <unsent> RETURNING n.id), d AS
   (DELETE FROM notifications_notificationdue WHERE notification_id IN (SELECT id FROM c))
   INSERT INTO notifications_notificationevent ... SELECT ... FROM c RETURNING notification_id`.
 - Other databases (SQLite): a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` (or an
@@ -43,6 +45,7 @@ from functools import lru_cache
 from itertools import islice
 from zoneinfo import available_timezones
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -58,6 +61,7 @@ from .models import (
     RecipientKind,
     Status,
 )
+from .staging import STAGE_FROM, stage, staged_source
 from .statements import run
 
 ADDONS = ("balance_notifications", "voice", "on_demand", "online_payments")
@@ -154,25 +158,47 @@ _KEY_AT, _SEND_AT = _COLUMNS.index("idempotency_key"), _COLUMNS.index("send_at")
 _CONSTANT = ("practice_id", "first_due_at", "status", "reason_code", "attempts", "sender",
              "provider_message_id", "last_error", "archived", "created_at", "updated_at")
 
-_UNNEST = ", ".join(f"%s::{t}[]" for t in _TYPES)
-_PG_INSERT = " ".join([  # composed from the constant names above, no input
-    f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT * FROM unnest({_UNNEST})),",  # noqa: S608
-    f"ins AS (INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}, {', '.join(_CONSTANT)})",
-    f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, %s, v.send_at, %s, '', 0, '', '', '', false,",
-    "%s, %s FROM v ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, send_at),",
-    f"ev AS (INSERT INTO {_EVENTS} (notification_id, status, reason_code, detail, created_at)",
-    "SELECT id, %s, '', CASE WHEN send_at = %s THEN 'due now' ELSE 'due ' ||",
-    "to_char(send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' END, %s FROM ins),",
-    f"du AS (INSERT INTO {_DUE} (notification_id, due_at) SELECT id, send_at FROM ins)",  # noqa: S608
-    "SELECT id, idempotency_key, send_at FROM ins",
-])
+# A chunk reaches the server as rows staged by binary COPY (staging.py), or, when small (one
+# row from notification_schedule), as one JSON parameter: never as an array per column, which
+# psycopg adapts in Python at forty times the cost.
+_RECORD = ", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _TYPES, strict=True))
+_STAGE = "outbox_stage"
+_SOURCES = {"json": f"SELECT * FROM json_to_recordset(%s::json) AS v({_RECORD})",  # noqa: S608
+            "staged": staged_source(_STAGE)}
 
 
-def array_statements() -> bool:
-    """Whether set-based writes may pass a chunk as PostgreSQL arrays (unnest). Elsewhere, or
-    with settings.OUTBOX_GENERIC_SQL (tests run both ways), they use the generic multi-row
+def _pg_insert(source: str) -> str:
+    return " ".join([  # composed from the constant names above, no input
+        f"WITH v AS ({_SOURCES[source]}),",
+        f"ins AS (INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}, {', '.join(_CONSTANT)})",
+        f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, %s, v.send_at, %s, '', 0, '', '', '', false,",
+        "%s, %s FROM v ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, send_at),",
+        f"ev AS (INSERT INTO {_EVENTS} (notification_id, status, reason_code, detail, created_at)",
+        "SELECT id, %s, '', CASE WHEN send_at = %s THEN 'due now' ELSE 'due ' ||",
+        "to_char(send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC' END, %s FROM ins),",
+        f"du AS (INSERT INTO {_DUE} (notification_id, due_at) SELECT id, send_at FROM ins)",  # noqa: S608
+        "SELECT id, idempotency_key, send_at FROM ins",
+    ])
+
+
+_PG_INSERT = {source: _pg_insert(source) for source in _SOURCES}
+
+
+def json_chunks() -> bool:
+    """Whether set-based writes may pass a chunk to PostgreSQL as one JSON parameter. Elsewhere,
+    or with settings.OUTBOX_GENERIC_SQL (tests run both ways), they use the generic multi-row
     statements that SQLite takes."""
     return connection.vendor == "postgresql" and not getattr(settings, "OUTBOX_GENERIC_SQL", False)
+
+
+def json_rows(columns: tuple, rows) -> str:
+    """Rows (tuples in `columns` order) as the JSON text json_to_recordset reads."""
+    return orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+
+
+def json_list(values) -> str:
+    """A list of values as the JSON text `json_array_elements_text` reads."""
+    return orjson.dumps(list(values)).decode()
 
 
 def _detail(due: datetime, now: datetime) -> str:
@@ -181,9 +207,12 @@ def _detail(due: datetime, now: datetime) -> str:
 
 def _insert_chunk(practice_id: int, values: list[tuple], now: datetime) -> list[tuple]:
     """Insert a chunk; returns (id, key, send_at) of the rows it created."""
-    if array_statements():
-        columns = [list(column) for column in zip(*values, strict=True)]
-        return run(_PG_INSERT, [*columns, practice_id, Status.QUEUED, now, now, Status.QUEUED, now, now])
+    if json_chunks():
+        constants = [practice_id, Status.QUEUED, now, now, Status.QUEUED, now, now]
+        if len(values) < STAGE_FROM:
+            return run(_PG_INSERT["json"], [json_rows(_COLUMNS, values), *constants])
+        stage(_STAGE, tuple(zip(_COLUMNS, _TYPES, strict=True)), values)
+        return run(_PG_INSERT["staged"], constants)
     placeholders = "(" + ", ".join(["%s"] * (len(_COLUMNS) + len(_CONSTANT))) + ")"
     created = []
     for part in _chunks(values, _SQLITE_ROWS):
@@ -254,7 +283,7 @@ def notification_schedule_one(*, practice, row: Outgoing) -> Notification:
     existing = Notification.objects.filter(idempotency_key=row.idempotency_key).first()
     now = timezone.now()
     if existing is None:
-        if array_statements():  # one statement: atomic on its own
+        if json_chunks():  # one statement: atomic on its own
             created = schedule_rows(practice_id=practice.pk, rows=[row], now=now, foreign_check=False)
         else:
             with transaction.atomic():
@@ -331,21 +360,23 @@ def notifications_cancel_many(*, practice, reason_code: str, keys: Iterable[str]
 
 
 def _cancel_chunk(practice_id, column, values, status, reason_code, detail, now) -> int:
-    if array_statements():
+    if json_chunks():
         array = "varchar" if column == "idempotency_key" else "bigint"
-        # The unsent statuses as an array parameter: the planner then finds the rows by key or
-        # id (unique indexes) rather than through the partial index of waiting rows, whose
-        # statistics lag behind rows that change status every second (see dispatch.py).
+        # The keys or ids as one JSON parameter, joined (a test of membership in an array would
+        # cost a comparison per element for each row the planner chose to scan); the unsent
+        # statuses as an array parameter: the planner then finds the rows by key or id (unique
+        # indexes) rather than through the partial index of waiting rows, whose statistics lag
+        # behind rows that change status every second (see dispatch.py).
         rows = run(
-            f"WITH c AS (UPDATE {_TABLE} SET status = %s, reason_code = %s, "  # noqa: S608
-            f"lease_expires_at = NULL, updated_at = %s WHERE practice_id = %s "
-            f"AND {column} = ANY(%s::{array}[]) "
-            "AND (status = ANY((SELECT %s::varchar[])::varchar[]) "
-            "OR (status = %s AND attempt_started_at IS NULL)) RETURNING id), "
+            f"WITH k AS (SELECT json_array_elements_text(%s::json)::{array} AS v), "  # noqa: S608
+            f"c AS (UPDATE {_TABLE} n SET status = %s, reason_code = %s, "
+            f"lease_expires_at = NULL, updated_at = %s FROM k WHERE n.{column} = k.v AND n.practice_id = %s "
+            "AND (n.status = ANY((SELECT %s::varchar[])::varchar[]) "
+            "OR (n.status = %s AND n.attempt_started_at IS NULL)) RETURNING n.id), "
             f"d AS (DELETE FROM {_DUE} WHERE notification_id IN (SELECT id FROM c)) "
             f"INSERT INTO {_EVENTS} (notification_id, status, reason_code, detail, created_at) "
             "SELECT id, %s, %s, %s, %s FROM c RETURNING notification_id",
-            [status, reason_code, now, practice_id, list(values), list(WAITING_STATUSES),
+            [json_list(values), status, reason_code, now, practice_id, list(WAITING_STATUSES),
              Status.SENDING, status, reason_code, detail, now])
         return len(rows)
     marks = ", ".join(["%s"] * len(values))

@@ -33,10 +33,12 @@ from django.utils import timezone
 
 from notifications.models import ReasonCode
 from notifications.schedule_many import (
-    array_statements,
+    json_chunks,
+    json_list,
     notifications_cancel_many,
     notifications_schedule_many,
 )
+from notifications.staging import stage, staged_source
 from notifications.statements import among, run
 from practices.services import audit_record
 
@@ -51,7 +53,7 @@ from .models import (
 from .records import ContentDigest, StatementRecord, record_check
 from .scheduling import Addressee, outgoing, plan_statement, proof_steps
 
-CHUNK = 2000
+CHUNK = 5000
 MAX_STATEMENTS = 100_000
 KEPT_REJECTIONS = 1000
 ZERO = Decimal("0.00")
@@ -200,19 +202,26 @@ _GUARANTORS = (
     "d.count, d.statement_id, s.steps "
     f"FROM patients_patient p LEFT JOIN {_DUNNING} d ON d.guarantor_id = p.id "
     f"LEFT JOIN {_STATEMENTS} s ON s.id = d.statement_id "
-    "WHERE p.practice_id = %s AND {among}"
+    "{join}WHERE p.practice_id = %s {among}"
 )
-
-
-def _values_statement(head: str, rows: list[tuple], types: tuple[str, ...], tail: str) -> tuple[str, list]:
-    """`head (SELECT ... FROM unnest(arrays)) tail` on PostgreSQL, `head VALUES ... tail`
-    elsewhere; `head` ends where the rows start and names the columns in `types` order."""
-    if array_statements():
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        return (f"{head} SELECT * FROM unnest({arrays}) {tail}",  # noqa: S608 - placeholders only
-                [list(column) for column in zip(*rows, strict=True)])
-    row = "(" + ", ".join(["%s"] * len(types)) + ")"
-    return f"{head} VALUES {', '.join([row] * len(rows))} {tail}", [v for r in rows for v in r]
+_STATEMENT_COLUMNS = ("guarantor_id", "statement_date", "due_date", "amount_due", "balance", "level", "steps")
+_STATEMENT_TYPES = ("bigint", "date", "date", "numeric", "numeric", "integer", "varchar")
+_INSERT_STATEMENTS = (f"INSERT INTO {_STATEMENTS} ({', '.join(_STATEMENT_COLUMNS)}, batch_id, "
+                      "practice_id, created_at)")
+_UPSERT_DUNNING = (f"INSERT INTO {_DUNNING} (guarantor_id, count, statement_id, practice_id, updated_at)")
+_DUNNING_CONFLICT = ("ON CONFLICT (guarantor_id) DO UPDATE SET count = excluded.count, "
+                     "statement_id = excluded.statement_id, paid_at = NULL, updated_at = excluded.updated_at")
+_STAGE_COLUMNS = (*zip(_STATEMENT_COLUMNS, _STATEMENT_TYPES, strict=True), ("count", "integer"))
+_STAGE = "statement_stage"
+# PostgreSQL: a chunk's statements and dunning rows in one statement, from the staged rows.
+_PG_STATEMENTS = " ".join([  # composed from the constants above, no input
+    f"WITH v AS ({staged_source(_STAGE)}),",
+    f"ins AS ({_INSERT_STATEMENTS} SELECT {', '.join(_STATEMENT_COLUMNS)}, %s, %s, %s FROM v",  # noqa: S608
+    "RETURNING guarantor_id, id),",
+    f"dun AS ({_UPSERT_DUNNING} SELECT v.guarantor_id, v.count, ins.id, %s, %s FROM v",  # noqa: S608
+    f"JOIN ins ON ins.guarantor_id = v.guarantor_id {_DUNNING_CONFLICT})",
+    "SELECT guarantor_id, id FROM ins",
+])
 
 
 class _ChunkWriter:
@@ -226,9 +235,15 @@ class _ChunkWriter:
         self.accepted = self.queued = self.no_channel = self.superseded = 0
 
     def _guarantors(self, external_ids: list[str]) -> dict[str, tuple]:
-        where, args = among("p.external_id", external_ids, array_type="varchar")
-        return {row[0]: row for row in run(_GUARANTORS.replace("{among}", where),
-                                           [self.practice.pk, *args])}
+        if json_chunks():  # joined with the ids (see notifications_cancel_many)
+            sql = _GUARANTORS.replace("{join}", "JOIN json_array_elements_text(%s::json) AS k(external_id) "
+                                      "ON k.external_id = p.external_id ").replace("{among}", "")
+            args = [json_list(external_ids), self.practice.pk]
+        else:
+            where, ids = among("p.external_id", external_ids, array_type="varchar")
+            sql = _GUARANTORS.replace("{join}", "").replace("{among}", "AND " + where)
+            args = [self.practice.pk, *ids]
+        return {row[0]: row for row in run(sql, args)}
 
     def write(self, chunk: list[StatementRecord]) -> list[dict]:
         found = self._guarantors([r.guarantor_external_id for r in chunk])
@@ -269,58 +284,56 @@ class _ChunkWriter:
                 if planned and not receivable:
                     self.no_channel += 1
                 planned = receivable
-            plans.append((addressee.id, count, planned))
+            plans.append((addressee.id, planned))
             statement_rows.append((addressee.id, record.statement_date, record.due_date,
                                    record.amount_due, record.balance, level,
-                                   ",".join(str(p.step.data["id"]) for p in planned)))
+                                   ",".join(str(p.step.data["id"]) for p in planned), count))
             if old_statement:
                 old_keys += [statement_key(old_statement, int(s)) for s in old_steps.split(",") if s]
         # c. statements and dunning rows
-        ids = self._insert_statements(statement_rows)
-        self._upsert_dunning([(gid, count, ids[gid]) for gid, count, _ in plans])
+        ids = self._write_statements(statement_rows)
         self.accepted += len(kept)
         # d. the previous statements' unsent messages
         if old_keys:
             self.superseded += notifications_cancel_many(
                 practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=old_keys,
-                detail=f"superseded by statement batch {self.batch.batch_id}")
+                detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(old_keys))
         # e. this chunk's messages
         planned = []
-        for gid, _, items in plans:
+        for gid, items in plans:
             for p in items:
                 p.statement_id = ids[gid]
                 planned.append(p)
         if planned:
             messages = outgoing(planned, practice=self.practice, tag=self.tag, reason=self.reason)
-            self.queued += notifications_schedule_many(practice=self.practice, messages=messages).created
+            self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
+                                                       chunk=len(messages)).created
         return rejected
 
-    def _insert_statements(self, rows: list[tuple]) -> dict[int, int]:
-        full = [(*r, self.batch.pk, self.practice.pk, self.now) for r in rows]
+    def _write_statements(self, rows: list[tuple]) -> dict[int, int]:
+        """Insert the statements and upsert the dunning rows; guarantor id -> statement id."""
+        batch, practice, now = self.batch.pk, self.practice.pk, self.now
+        if json_chunks():
+            stage(_STAGE, _STAGE_COLUMNS, rows)
+            return dict(run(_PG_STATEMENTS, [batch, practice, now, practice, now]))
         found = {}
-        for part in _parts(full):
-            sql, args = _values_statement(
-                f"INSERT INTO {_STATEMENTS} (guarantor_id, statement_date, due_date, amount_due, "
-                "balance, level, steps, batch_id, practice_id, created_at)",
-                part, ("bigint", "date", "date", "numeric", "numeric", "integer", "varchar", "bigint",
-                       "bigint", "timestamptz"), "RETURNING guarantor_id, id")
-            found.update(run(sql, args))
+        for part in _parts(rows):
+            values = [(*r[:7], batch, practice, now) for r in part]
+            found.update(run(*_values_statement(_INSERT_STATEMENTS, values, 10,
+                                                "RETURNING guarantor_id, id")))
+        for part in _parts(rows):
+            values = [(r[0], r[7], found[r[0]], practice, now) for r in part]
+            run(*_values_statement(_UPSERT_DUNNING, values, 5, _DUNNING_CONFLICT))
         return found
 
-    def _upsert_dunning(self, rows: list[tuple]) -> None:
-        full = [(*r, self.practice.pk, self.now) for r in rows]
-        for part in _parts(full):
-            sql, args = _values_statement(
-                f"INSERT INTO {_DUNNING} (guarantor_id, count, statement_id, practice_id, updated_at)",
-                part, ("bigint", "integer", "bigint", "bigint", "timestamptz"),
-                "ON CONFLICT (guarantor_id) DO UPDATE SET count = excluded.count, "
-                "statement_id = excluded.statement_id, paid_at = NULL, updated_at = excluded.updated_at")
-            run(sql, args)
+
+def _values_statement(head: str, rows: list[tuple], width: int, tail: str) -> tuple[str, list]:
+    """`head VALUES (...), (...) tail` with a placeholder per value (the generic path)."""
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return f"{head} VALUES {', '.join([row] * len(rows))} {tail}", [v for r in rows for v in r]
 
 
 def _parts(rows: list[tuple]):
-    """Rows in pieces a statement can take: all at once as arrays on PostgreSQL, a few hundred
-    at a time under SQLite's limit of variables."""
-    size = len(rows) if array_statements() else 300
-    for start in range(0, len(rows), max(size, 1)):
-        yield rows[start:start + size]
+    """A few hundred rows at a time, under SQLite's limit of variables a statement."""
+    for start in range(0, len(rows), 300):
+        yield rows[start:start + 300]

@@ -123,10 +123,20 @@ class Step:
     wants_unsubscribe: bool
 
 
-def proof_steps(steps: list[dict]) -> dict[int, Step]:
+class ProofSteps(dict):
+    """Step id -> Step, with the steps of each dunning count worked out once."""
+
+    def at_level(self, count: int) -> list[dict]:
+        memo = self.__dict__.setdefault("_levels", {})
+        if count not in memo:
+            memo[count] = steps_at_level([s.data for s in self.values()], count)
+        return memo[count]
+
+
+def proof_steps(steps: list[dict]) -> ProofSteps:
     """Step id -> Step for a proof's steps (their pinned template versions, one query)."""
     versions = template_versions_get(pairs={(s["template_id"], s["template_version"]) for s in steps})
-    found = {}
+    found = ProofSteps()
     for s in steps:
         version = versions.get((s["template_id"], s["template_version"]))
         if version is None:  # a template deleted since: the step cannot render, so it is left out
@@ -155,7 +165,7 @@ class Planned:
         return statement_key(self.statement_id, self.step.data["id"])
 
 
-def plan_statement(*, practice, steps: dict[int, Step], count: int, addressee: Addressee,
+def plan_statement(*, practice, steps: ProofSteps, count: int, addressee: Addressee,
                    statement_id: int | None, statement_date: date, due_date: date, amount_due: Decimal,
                    balance: Decimal, practice_tz: str) -> list[Planned]:
     """Every step that applies to a statement at dunning count `count`, receivable or not."""
@@ -163,7 +173,7 @@ def plan_statement(*, practice, steps: dict[int, Step], count: int, addressee: A
                               balance=balance)
     tz_name = addressee.time_zone or practice_tz
     planned = []
-    for data in steps_at_level([s.data for s in steps.values()], count):
+    for data in steps.at_level(count):
         address, why = channel_address(addressee, data["channel"], practice)
         planned.append(Planned(statement_id, steps[data["id"]], addressee, address, why,
                                step_time(data, statement_date=statement_date, due_date=due_date,
