@@ -286,3 +286,77 @@ def test_a_profile_without_an_approved_proof_queues_nothing_and_says_so(office, 
     outcome = receive(office, "draft", [item(g)], profile=profile.slug)
     assert outcome.batch.notifications_queued == 0 and "no approved proof" in outcome.batch.note
     assert StatementBatch.objects.get(batch_id="draft").status == BatchStatus.STORED
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_batch_large_enough_to_be_staged_goes_through_both_write_paths_alike(office, write_path):
+    people = [make_guarantor(office) for _ in range(130)]
+    first = receive(office, "big-1", [item(p, statement_date="2026-10-05") for p in people])
+    second = receive(office, "big-2", [item(p, statement_date="2026-10-06") for p in people])
+    assert (first.batch.notifications_queued, second.batch.superseded, second.batch.notifications_queued) == (
+        260, 260, 260)
+    assert Dunning.objects.filter(guarantor__in=people, count=2).count() == 130
+    assert Notification.objects.filter(tag=second.batch.tag, status=Status.QUEUED).count() == 260
+
+
+def test_the_quick_check_of_a_statement_decides_as_the_full_check():
+    from decimal import Decimal
+
+    from statements.records import _record_check, record_check
+
+    base = {"guarantor_external_id": "G-1", "statement_date": "2026-10-05", "due_date": "2026-10-30",
+            "amount_due": "125.00", "balance": "250.00"}
+    variants = [{}, {"guarantor_external_id": " G-1"}, {"guarantor_external_id": "G 1"},
+                {"guarantor_external_id": "x" * 65}, {"statement_date": "2026-02-29"},
+                {"statement_date": "1999-12-31"}, {"statement_date": "2099-01-01"},
+                {"due_date": "2026-10-04"}, {"due_date": "2027-10-07"}, {"amount_due": "250.01"},
+                {"amount_due": "-1.00"}, {"balance": "-5.00", "amount_due": "0.00"}, {"amount_due": "1e2"},
+                {"amount_due": "0125.00"}, {"balance": "12345678901.00"}, {"amount_due": 5}]
+    for change in variants:
+        item = {**base, **change}
+        quick, full = record_check(3, item), _record_check(3, item)
+        assert (quick[0] is None) == (full[0] is None), change
+        if quick[0] is not None:
+            assert quick[0] == full[0], change
+            assert isinstance(quick[0].amount_due, Decimal)
+        else:
+            assert [f for f, _ in quick[1]] == [f for f, _ in full[1]], change
+
+
+def test_a_new_practice_starts_with_the_approved_standard_profile_and_so_do_existing_ones(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from notifications.models import MessageTemplate
+    from practices.models import Practice
+    from practices.services import practice_create
+    from statements.models import StatementProfile
+
+    practice = practice_create(name="New Dental", time_zone="America/Chicago")
+    standard = StatementProfile.objects.get(practice=practice)
+    assert (standard.slug, standard.is_default, standard.approved_version.number) == ("standard", True, 1)
+    assert [(s["level"], s["offset_days"], s["channel"]) for s in standard.approved_version.steps] == [
+        (1, 0, "email"), (1, 10, "sms"), (2, 0, "email"), (2, 5, "sms"), (3, 0, "email"), (3, 3, "sms"),
+        (3, 7, "voice")]
+    older = Practice.objects.create(name="Older Dental", slug="older")  # as if from before profiles
+    import_module("statements.migrations.0002_standard_profile_for_existing_practices").forwards(apps, None)
+    migrated = StatementProfile.objects.get(practice=older)
+    assert (migrated.slug, migrated.is_default, migrated.approved_version.number) == ("standard", True, 1)
+    assert sorted(s["id"] for s in migrated.approved_version.steps) == \
+        sorted(migrated.steps.values_list("pk", flat=True))
+    assert MessageTemplate.objects.filter(practice=older, purpose="balance").count() == 7
+    assert StatementProfile.objects.filter(practice=practice).count() == 1  # not made twice
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_payment_that_covers_the_balance_stops_the_dunning_through_the_hook(office):
+    from patients.models import Balance
+    from patients.services import balances_changed_notify
+
+    g = make_guarantor(office, balance="250.00")
+    receive(office, "pay", [item(g, statement_date="2026-10-05")])
+    Balance.objects.filter(guarantor=g).update(total=0)
+    balances_changed_notify(practice_id=office.pk, guarantor_ids=[g.pk], source="payment")
+    assert queued(g) == [] and dunning(g) == 0
+    assert Notification.objects.filter(recipient_id=g.pk, reason_code=ReasonCode.BALANCE_PAID).count() == 2
