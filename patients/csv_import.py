@@ -155,6 +155,20 @@ class ValidationReport:
     rejected_rows: list = field(default_factory=list)  # every rejected row number, ascending
     preview: list = field(default_factory=list)  # {row, values: [...], valid}
 
+    def finish(self, rejected: dict[int, list]) -> "ValidationReport":
+        """Count and keep the rejections ({row number: [(field, message), ...]}) of a checked
+        file whose total_rows and preview are set."""
+        self.rejected_rows = sorted(rejected)
+        self.valid_rows = self.total_rows - len(rejected)
+        for number in self.rejected_rows:
+            for field_name, message in rejected[number]:
+                self.error_count += 1
+                if len(self.errors) < KEPT_ERRORS:
+                    self.errors.append({"row": number, "field": field_name, "message": message})
+        for item in self.preview:
+            item["valid"] = item["row"] not in rejected
+        return self
+
 
 def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> ValidationReport:
     """Check every row of the file; raises FileRefused when the file as a whole is refused.
@@ -219,17 +233,7 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
     report.total_rows = total
     for rejection in checker.finish():
         reject(rejection.index, rejection.field, rejection.message)
-    report.rejected_rows = sorted(rejected)
-    report.valid_rows = report.total_rows - len(rejected)
-    for number in report.rejected_rows:
-        for field_name, message in rejected[number]:
-            report.error_count += 1
-            if len(report.errors) < KEPT_ERRORS:
-                report.errors.append({"row": number, "field": field_name, "message": message})
-    rejected_set = set(rejected)
-    for item in report.preview:
-        item["valid"] = item["row"] not in rejected_set
-    return report
+    return report.finish(rejected)
 
 
 class RowsChanged(Exception):

@@ -146,6 +146,24 @@ def upload_confirm(kind: UploadKind, *, upload: CsvUpload, actor, mode: str) -> 
     return upload
 
 
+def upload_confirm_request(kind: UploadKind, request, upload: CsvUpload) -> CsvUpload | None:
+    """A view's confirmation of an upload (the admin's posted mode): the upload as it is after,
+    or None with the reason in the request's messages."""
+    from django.contrib import messages
+
+    from .forms import ImportConfirmForm
+
+    form = ImportConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to import all rows or the valid rows.")
+        return None
+    try:
+        return upload_confirm(kind, upload=upload, actor=request.user, mode=form.cleaned_data["mode"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return None
+
+
 def upload_run(kind: UploadKind, *, upload_id: int) -> CsvUpload:
     """Apply the confirmed rows, all or nothing: the upload row stays locked for the whole
     transaction and its DONE status commits with the rows."""

@@ -14,8 +14,9 @@ from notifications.selectors import notifications_for_recipient
 from practices.access import admin_required, practice_required
 
 from . import selectors, services
-from .forms import ImportConfirmForm, ImportUploadForm, PatientFilterForm
+from .forms import ImportUploadForm, PatientFilterForm
 from .records import CSV_COLUMNS
+from .uploads import upload_confirm_request
 
 EXAMPLE_ROWS = [
     ["PMS-1001", "Ana", "Reyes", "1984-09-30", "ana@example.com", "(312) 555-0142", "", "America/Chicago", "",
@@ -117,17 +118,8 @@ def import_progress(request, import_id):
 @require_POST
 def import_confirm(request, import_id):
     patient_import = selectors.patient_import_get(practice=request.practice, pk=import_id)
-    form = ImportConfirmForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose to import all rows or the valid rows.")
-        return redirect("patient_import_detail", import_id=import_id)
-    try:
-        done = services.patient_import_confirm(patient_import=patient_import, actor=request.user,
-                                               mode=form.cleaned_data["mode"])
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        if done.status == "done":
-            messages.success(request, f"Imported: {done.created} created, {done.updated} updated, "
-                                      f"{done.unchanged} unchanged.")
+    done = upload_confirm_request(services.PATIENT_IMPORTS, request, patient_import)
+    if done is not None and done.status == "done":
+        messages.success(request, f"Imported: {done.created} created, {done.updated} updated, "
+                                  f"{done.unchanged} unchanged.")
     return redirect("patient_import_detail", import_id=import_id)

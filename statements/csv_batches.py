@@ -5,7 +5,7 @@ taken in by the same ingestion as the API (rows that fail are rejected there as 
 
 from itertools import islice
 
-from patients.csv_import import KEPT_ERRORS, PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
+from patients.csv_import import PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
 from patients.models import Patient
 from patients.uploads import (
     UploadFailed,
@@ -73,17 +73,7 @@ class StatementUploads(UploadKind):
                 elif not found[external_id]:
                     rejected[number] = [("guarantor_external_id",
                                          f"{external_id!r} is not a guarantor (their own guarantor)")]
-        report.rejected_rows = sorted(rejected)
-        report.valid_rows = report.total_rows - len(rejected)
-        for number in report.rejected_rows:
-            for field, message in rejected[number]:
-                report.error_count += 1
-                if len(report.errors) < KEPT_ERRORS:
-                    report.errors.append({"row": number, "field": field, "message": message})
-        bad = set(rejected)
-        for item in report.preview:
-            item["valid"] = item["row"] not in bad
-        return report
+        return report.finish(rejected)
 
     def apply(self, upload, progress) -> dict:
         try:

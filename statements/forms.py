@@ -1,7 +1,6 @@
 from django import forms
 
 from notifications.models import Channel, MessageTemplate, TemplatePurpose
-from patients.models import ImportMode
 
 from .models import DEFAULT_SEND_HOUR, MAX_LEVEL, Anchor, StatementProfile
 
@@ -28,10 +27,6 @@ class BatchUploadForm(forms.Form):
             raise forms.ValidationError("The file is empty (0 bytes). Export the statements again, or "
                                         "start from the template.")
         return upload
-
-
-class UploadConfirmForm(forms.Form):
-    mode = forms.ChoiceField(choices=ImportMode.choices)
 
 
 class ProfileCreateForm(forms.Form):

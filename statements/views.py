@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from patients.models import ImportStatus
+from patients.uploads import upload_confirm_request
 from practices.access import admin_required, practice_required
 
 from . import csv_batches, preview, selectors, services
@@ -20,7 +21,6 @@ from .forms import (
     ProfileForm,
     StepForm,
     TestSendForm,
-    UploadConfirmForm,
 )
 from .models import profile_tag
 from .profiles import profile_has_changes, step_test_send
@@ -44,6 +44,15 @@ def _cursor(request, name: str) -> int | None:
 
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+def _done(request, call):
+    """call()'s result, or None with its refusal in the request's messages."""
+    try:
+        return call()
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return None
 
 
 @practice_required
@@ -124,18 +133,9 @@ def upload_progress(request, upload_id):
 @require_POST
 def upload_confirm(request, upload_id):
     row = selectors.statement_upload_get(practice=request.practice, pk=upload_id)
-    form = UploadConfirmForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose to import all rows or the valid rows.")
-        return redirect("statement_upload_detail", upload_id=upload_id)
-    try:
-        done = csv_batches.statement_upload_confirm(upload=row, actor=request.user,
-                                                    mode=form.cleaned_data["mode"])
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
-    else:
-        if done.status == ImportStatus.DONE and done.received_batch_id:
-            return redirect("statement_batch", batch_id=done.received_batch_id)
+    done = upload_confirm_request(csv_batches.STATEMENT_UPLOADS, request, row)
+    if done is not None and done.status == ImportStatus.DONE and done.received_batch_id:
+        return redirect("statement_batch", batch_id=done.received_batch_id)
     return redirect("statement_upload_detail", upload_id=upload_id)
 
 
@@ -188,11 +188,8 @@ def profile_detail(request, profile_id):
 @require_POST
 def profile_default(request, profile_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
-    try:
-        services.profile_make_default(profile=profile, actor=request.user)
+    if _done(request, lambda: services.profile_make_default(profile=profile, actor=request.user)):
         messages.success(request, f"{profile.name} is now the default profile.")
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
     return redirect("statement_profile", profile_id=profile.pk)
 
 
@@ -250,11 +247,9 @@ def step_test(request, profile_id, step_id):
 @require_POST
 def proof_approve(request, profile_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
-    try:
-        version = services.proof_approve(profile=profile, actor=request.user)
+    version = _done(request, lambda: services.proof_approve(profile=profile, actor=request.user))
+    if version:
         messages.success(request, f"Proof v{version.number} approved: new statements send it.")
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
     return redirect("statement_profile", profile_id=profile.pk)
 
 
