@@ -146,6 +146,20 @@ def upload_confirm(kind: UploadKind, *, upload: CsvUpload, actor, mode: str) -> 
     return upload
 
 
+def template_response(*, filename: str, columns: list[tuple[str, str]], rows: list[list[str]]):
+    """The downloadable template of an upload: its header row and example rows, as CSV."""
+    import csv
+
+    from django.http import HttpResponse
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([name for name, _ in columns])
+    writer.writerows(rows)
+    return response
+
+
 def upload_confirm_request(kind: UploadKind, request, upload: CsvUpload) -> CsvUpload | None:
     """A view's confirmation of an upload (the admin's posted mode): the upload as it is after,
     or None with the reason in the request's messages."""

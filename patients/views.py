@@ -1,10 +1,8 @@
-import csv
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
@@ -16,7 +14,7 @@ from practices.access import admin_required, practice_required
 from . import selectors, services
 from .forms import ImportUploadForm, PatientFilterForm
 from .records import CSV_COLUMNS
-from .uploads import upload_confirm_request
+from .uploads import template_response, upload_confirm_request
 
 EXAMPLE_ROWS = [
     ["PMS-1001", "Ana", "Reyes", "1984-09-30", "ana@example.com", "(312) 555-0142", "", "America/Chicago", "",
@@ -88,12 +86,7 @@ def import_upload(request):
 
 @admin_required
 def import_template(request):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="patients-template.csv"'
-    writer = csv.writer(response)
-    writer.writerow([name for name, _ in CSV_COLUMNS])
-    writer.writerows(EXAMPLE_ROWS)
-    return response
+    return template_response(filename="patients-template.csv", columns=CSV_COLUMNS, rows=EXAMPLE_ROWS)
 
 
 @admin_required

@@ -1,15 +1,13 @@
-import csv
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from patients.models import ImportStatus
-from patients.uploads import upload_confirm_request
+from patients.uploads import template_response, upload_confirm_request
 from practices.access import admin_required, practice_required
 
 from . import csv_batches, preview, selectors, services
@@ -100,12 +98,7 @@ def upload(request):
 
 @admin_required
 def upload_template(request):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="statements-template.csv"'
-    writer = csv.writer(response)
-    writer.writerow([name for name, _ in CSV_COLUMNS])
-    writer.writerows(EXAMPLE_ROWS)
-    return response
+    return template_response(filename="statements-template.csv", columns=CSV_COLUMNS, rows=EXAMPLE_ROWS)
 
 
 def _upload_context(row):

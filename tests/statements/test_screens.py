@@ -264,3 +264,11 @@ def test_the_account_page_shows_statements_their_messages_and_what_comes(client_
     assert "Nothing in the next 90 days" in client_of(world.staff_a).get(
         reverse("guarantor_detail", args=[g.pk])).content.decode()
     assert Notification.objects.filter(status=Status.CANCELLED).count() == 2
+
+
+def test_the_batch_template_downloads_with_its_columns_and_example_rows(admin):
+    response = admin.get(reverse("statement_upload_template"))
+    assert response["Content-Disposition"] == 'attachment; filename="statements-template.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["guarantor_external_id", "statement_date", "due_date", "amount_due", "balance"]
+    assert len(rows) == 3 and all(len(r) == 5 for r in rows)
