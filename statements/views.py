@@ -60,6 +60,8 @@ def index(request):
     return render(request, "statements/index.html", {
         "batches": rows, "next_before": next_before, "addon": addon,
         "panel": selectors.balance_notification_counts(practice=request.practice) if addon else None,
+        "profiles": [{"name": p.name, "tag": profile_tag(p.pk)}
+                     for p in selectors.profiles(practice=request.practice)] if addon else [],
     })
 
 

@@ -3,7 +3,7 @@ profiles (steps, proof, approval, test sends, preview), the template editor, the
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -272,3 +272,58 @@ def test_the_batch_template_downloads_with_its_columns_and_example_rows(admin):
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["guarantor_external_id", "statement_date", "due_date", "amount_due", "balance"]
     assert len(rows) == 3 and all(len(r) == 5 for r in rows)
+
+
+def test_the_panel_filters_the_history_by_profile(admin, office, standard, world):
+    from statements.profiles import profile_create, proof_approve
+
+    other = profile_create(practice=office, actor=world.admin_ab, name="Gentle", copy_from=standard)
+    proof_approve(profile=other, actor=world.admin_ab)
+    receive(office, "s", [item(make_guarantor(office, first_name="Sam"))])
+    receive(office, "g", [item(make_guarantor(office, first_name="Gia"))], profile="gentle")
+    page = admin.get(reverse("statements")).content.decode()
+    assert 'data-testid="panel-profiles"' in page
+    history = admin.get(reverse("notification_history"), {"kind": "balance_notification",
+                                                           "tag": f"statements:profile:{other.pk}:"})
+    body = history.content.decode()
+    assert "Gia Reyes" in body and "Sam Reyes" not in body
+    assert "the messages of profile Gentle" in body
+
+
+def test_an_error_row_leaves_manage_errors_once_a_later_send_to_that_recipient_succeeds(admin, office):
+    g = make_guarantor(office, first_name="Wren")
+    receive(office, "e1", [item(g)])
+    failed = Notification.objects.get(recipient_id=g.pk, channel="sms")
+    Notification.objects.filter(pk=failed.pk).update(status=Status.UNDELIVERABLE_PERMANENT)
+    errors = reverse("notification_errors")
+    assert f'data-notification="{failed.pk}"' in admin.get(errors).content.decode()
+    with time_machine.travel(NOW + timedelta(days=40), tick=False):
+        receive(office, "e2", [item(g, statement_date="2026-12-10", due_date="2026-12-30")])
+        later = Notification.objects.filter(recipient_id=g.pk, channel="sms").exclude(pk=failed.pk).get()
+        Notification.objects.filter(pk=later.pk).update(status=Status.SENT, address="+13125550199")
+        assert f'data-notification="{failed.pk}"' not in admin.get(errors).content.decode()
+
+
+@pytest.mark.parametrize("data", [
+    {"name": "x\x00y", "send_hour": "10:00"}, {"name": "ok", "send_hour": "25:61"},
+    {"name": "x" * 5000, "send_hour": "10:00"}, {"name": "ok", "slug": "é\x01", "send_hour": "10:00"},
+    {"name": "ok", "send_hour": "10:00", "copy_from": str(2**70)},
+])
+def test_hostile_profile_forms_are_refused_naming_the_field(admin, standard, data):
+    response = admin.post(reverse("statement_profiles"), data)
+    assert response.status_code == 200 and 'class="error"' in response.content.decode()
+    assert StatementProfile.objects.count() == 1
+
+
+@pytest.mark.parametrize("data", [
+    {"level": str(2**70)}, {"level": "-1"}, {"offset_days": "999999999999999999999"},
+    {"offset_days": "121"}, {"anchor": "due_date", "offset_days": "-31"}, {"at_time": "24:00"},
+    {"template": str(2**70)}, {"channel": "fax"}, {"anchor": "\x00"},
+])
+def test_hostile_step_forms_are_refused_naming_the_field(admin, office, standard, data):
+    template = MessageTemplate.objects.get(practice=office, name="Statement email")
+    post = {"level": "1", "channel": "email", "anchor": "statement_date", "offset_days": "0",
+            "template": template.pk, **data}
+    response = admin.post(reverse("statement_step_new", args=[standard.pk]), post)
+    assert response.status_code == 200 and 'class="error"' in response.content.decode()
+    assert standard.steps.count() == 7
