@@ -10,7 +10,7 @@ from practices.access import admin_required, practice_required
 from . import quickpay, selectors, services
 from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentSettingsForm
 from .models import Alert
-from .templatetags import quickpay_panel
+from .panels import NEW_LINK_SESSION_KEY
 
 
 @practice_required
@@ -77,7 +77,7 @@ def quickpay_link_create(request, guarantor_id):
     else:
         url = quickpay.quickpay_front_desk_link(practice=request.practice, guarantor=guarantor,
                                                 actor=request.user)
-        request.session[quickpay_panel.NEW_LINK_SESSION_KEY] = {"guarantor": guarantor.pk, "url": url}
+        request.session[NEW_LINK_SESSION_KEY] = {"guarantor": guarantor.pk, "url": url}
     return redirect(reverse("guarantor_detail", args=[guarantor.pk]) + "#quickpay")
 
 
