@@ -8,6 +8,7 @@ from django.utils import timezone
 from practices.demo import DemoResult
 from practices.models import Practice
 
+from .alerts import alert_timers_fire
 from .models import Application
 from .services import application_event_record
 
@@ -33,5 +34,7 @@ def demo_seed() -> DemoResult:
                 practice=practice, event_id=f"demo-{application_id}-{n}", application_id=application_id,
                 type=event_type, occurred_at=now - timedelta(minutes=minutes_ago),
                 patient_external_id=external_id, patient_first_name=first, patient_last_name=last)
+    # The demo team finds the alerts in the dev outbox at once, worker or not.
+    alert_timers_fire()
     return DemoResult(practices=[practice], created=True,
                       summary=f"Loaded {len(_APPLICATIONS)} payment-plan applications for {practice.name}.")
