@@ -40,3 +40,15 @@ def test_compose_commands_are_the_projects_entry_points():
     assert "practices.tasks.due_work_run" in {
         entry["task"] for entry in app.conf.beat_schedule.values()}
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_compose_healthchecks_use_healthz_the_worker_ping_and_the_beat_heartbeat():
+    services = _compose()["services"]
+    web = " ".join(services["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in web
+    worker = services["worker"]["healthcheck"]["test"][1]
+    assert shlex.split(worker)[:5] == ["celery", "-A", "config", "inspect", "ping"]
+    assert services["beat"]["healthcheck"]["test"][2:] == ["manage.py", "healthcheck", "beat"]
+    from django.core.management import get_commands
+
+    assert get_commands()["healthcheck"] == "practices"
