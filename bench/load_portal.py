@@ -152,8 +152,9 @@ def main():
              "--loglevel", "WARNING"], cwd=ROOT, env=locust_env, check=False, capture_output=True)
         rows = read_stats(tmp / "load_stats.csv")
         load_avg = os.getloadavg()
-        print(f"{args.users} staff members, {args.duration} s, {args.patients} patients, "
-              f"{args.notifications} notifications; load average {load_avg[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"{args.users} staff members (1-5 s between pages), {args.duration} s, "
+              f"{args.patients} patients, {args.notifications} notifications; "
+              f"load average {load_avg[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'screen':32} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7}")
         trivial = next((r for r in rows if r["Name"].startswith("trivial view")), None)
         for r in rows:

@@ -1,8 +1,8 @@
 """Locust users for bench/load_portal.py: staff members signing in and paging the portal.
 
 Run by load_portal.py (`locust -f bench/portal_users.py`), which passes the practice's logins
-and guarantor ids in the environment. Each user signs in once, then, with a second or two of
-reading between pages: pages through the patient list, through the notification history, opens
+and guarantor ids in the environment. Each user signs in once, then, with one to five seconds
+of reading between pages: pages through the patient list, through the notification history, opens
 a guarantor's account, and now and then a trivial view (the sign-in page of a signed-out
 browser) whose time is the floor the others are read against.
 """
@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 class StaffMember(HttpUser):
-    wait_time = between(0.5, 2.0)
+    wait_time = between(1.0, 5.0)  # reading a page of fifty rows before the next
 
     def on_start(self):
         with _lock:
