@@ -134,7 +134,9 @@ def alerts_kick() -> None:
     except Exception as exc:  # the cache is down: ask anyway
         logger.warning("alert run mark not set (%r); asking for a run", exc)
     try:
-        alerts_fire_due.delay()
+        # One quick retry: a broker that is down must not hold the API's answer.
+        alerts_fire_due.apply_async(retry=True, retry_policy={
+            "max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5})
     except Exception as exc:  # kombu raises several types for a broker that is down
         logger.warning("could not ask for an alert run (%r); the next minute's run fires it", exc)
         with contextlib.suppress(Exception):  # it expires by itself
