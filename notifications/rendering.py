@@ -40,6 +40,9 @@ class MergeField:
 
 
 _TEXT = frozenset({EMAIL, SMS})
+# An on-demand message has the fields of a balance notification: the amounts are the balance as
+# known when it is sent, the dates those of the guarantor's latest statement.
+_STATEMENT_PURPOSES = frozenset({"balance", "on_demand"})
 MERGE_FIELDS = {f.name: f for f in [
     MergeField("patient.first_name", "the guarantor's first name", "Ana", _TEXT),
     MergeField("patient.last_name", "the guarantor's last name", "Reyes", frozenset({EMAIL})),
@@ -48,13 +51,13 @@ MERGE_FIELDS = {f.name: f for f in [
     MergeField("practice.address", "the office's address", "200 W Madison St, Chicago, IL 60606",
                frozenset({EMAIL})),
     MergeField("statement.amount_due", "the amount due on the statement", "$125.00", _TEXT,
-               frozenset({"balance"})),
+               _STATEMENT_PURPOSES),
     MergeField("statement.balance", "the account balance on the statement", "$250.00", _TEXT,
-               frozenset({"balance"})),
+               _STATEMENT_PURPOSES),
     MergeField("statement.statement_date", "the statement's date", "Nov 1, 2026", _TEXT,
-               frozenset({"balance"})),
+               _STATEMENT_PURPOSES),
     MergeField("statement.due_date", "the statement's due date", "Nov 25, 2026", _TEXT,
-               frozenset({"balance"})),
+               _STATEMENT_PURPOSES),
     MergeField("quickpay_link", "the link to pay (the office's phone when online payments are off)",
                "https://portal.example.com/p/Xy12ab", _TEXT),
     MergeField("unsubscribe_link", "the one-click unsubscribe link (email only)",

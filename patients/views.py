@@ -51,6 +51,9 @@ def patient_detail(request, patient_id):
         "visits": selectors.patient_visits(patient=patient),
         "history": notifications_for_recipient(practice=request.practice, kind="patient",
                                                recipient_id=patient.pk),
+        # What other apps add to the balance panel: settings.PATIENT_BALANCE_ACTIONS.
+        "balance_actions": [import_string(path)(request, patient)
+                            for path in settings.PATIENT_BALANCE_ACTIONS],
     })
 
 

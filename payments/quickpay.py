@@ -22,6 +22,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from notifications.schedule_many import json_chunks, json_rows
+from notifications.sql import run
+from notifications.staging import STAGE_FROM, stage, staged_source
 from patients.models import IS_GUARANTOR, ZERO, Patient
 from practices.services import audit_record
 
@@ -48,6 +51,16 @@ def token_hash(token: str) -> str:
 
 def link_url(token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}/p/{token}"
+
+
+# What previews, proofs and test sends show for a link: as long as a real one (so a text's
+# segments count the same) and plainly not one. No link is minted for it, so its page is a 404.
+PREVIEW_TOKEN = "preview-link-not-valid"  # noqa: S105 - a placeholder, not a secret
+assert len(PREVIEW_TOKEN) == len(secrets.token_urlsafe(TOKEN_BYTES))
+
+
+def preview_link_url() -> str:
+    return link_url(PREVIEW_TOKEN)
 
 
 def payment_settings_for(practice) -> PaymentSettings:
@@ -87,12 +100,14 @@ def _requests_check(practice, items: list[LinkRequest]) -> None:
 def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     """Mint one link per item and return their absolute URLs, in the order of the items.
 
-    Set-based: per chunk of 5,000, one query checks that every guarantor is one of the
-    practice's guarantors, one INSERT writes the links and one query confirms them, so 100,000
-    links are a few dozen statements. Mint in the same transaction as the outbox rows that carry
-    the links. A notification_key that already has a link keeps its first link (its token
-    cannot be recovered) and gets "" in its place: the outbox row with that key, which exists
-    already, carries the first link.
+    Set-based: per chunk of 5,000, one statement writes the links of the practice's guarantors
+    among the items (on PostgreSQL the chunk is staged by binary COPY and inserted by one
+    INSERT ... SELECT joined with the patients, so the guarantors' check costs no query of its
+    own); a second query runs only when some item got no link, to tell a guarantor that is not
+    the practice's (refused: nothing of the call is written) from a key minted before. Mint in
+    the same transaction as the outbox rows that carry the links. A notification_key that
+    already has a link keeps its first link (its token cannot be recovered) and gets "" in its
+    place: the outbox row with that key, which exists already, carries the first link.
     """
     if not items:
         return []
@@ -100,25 +115,70 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     now = timezone.now()
     expires_at = now + timedelta(days=payment_settings_for(practice).link_expiry_days)
     urls: list[str] = []
-    for start in range(0, len(items), MINT_CHUNK):
-        chunk = items[start:start + MINT_CHUNK]
-        wanted = {item.guarantor_id for item in chunk}
-        found = set(Patient.objects.filter(IS_GUARANTOR, practice=practice, pk__in=wanted)
-                    .values_list("pk", flat=True))
-        if missing := sorted(wanted - found)[:10]:
-            raise ValidationError(f"not guarantors of {practice.slug}: {missing}")
-        tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in chunk]
-        rows = [QuickPayLink(practice=practice, guarantor_id=item.guarantor_id, token_hash=token_hash(token),
-                             notification_key=item.notification_key, source=item.source,
-                             channel=item.channel, dunning_level=item.dunning_level, created_at=now,
-                             expires_at=expires_at)
-                for item, token in zip(chunk, tokens, strict=True)]
-        QuickPayLink.objects.bulk_create(rows, batch_size=MINT_CHUNK, ignore_conflicts=True)
-        stored = set(QuickPayLink.objects.filter(token_hash__in=[r.token_hash for r in rows])
-                     .values_list("token_hash", flat=True))
-        urls += [link_url(token) if row.token_hash in stored else ""
-                 for token, row in zip(tokens, rows, strict=True)]
+    with transaction.atomic():
+        for start in range(0, len(items), MINT_CHUNK):
+            chunk = items[start:start + MINT_CHUNK]
+            tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in chunk]
+            hashes = [token_hash(token) for token in tokens]
+            stored = _links_insert(practice, chunk, hashes, now, expires_at)
+            if len(stored) < len(chunk):
+                _guarantors_check(practice, chunk)
+            urls += [link_url(token) if digest in stored else ""
+                     for token, digest in zip(tokens, hashes, strict=True)]
     return urls
+
+
+_LINKS = QuickPayLink._meta.db_table
+_PATIENTS = Patient._meta.db_table
+_STAGE = "quickpay_link_stage"
+_STAGE_COLUMNS = (("guarantor_id", "bigint"), ("token_hash", "varchar"), ("notification_key", "varchar"),
+                  ("source", "varchar"), ("channel", "varchar"), ("dunning_level", "integer"))
+_RECORD = ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
+
+
+def _pg_insert(source: str) -> str:
+    # Composed from constant names, no input.
+    return (
+        f"WITH v AS ({source}), ins AS (INSERT INTO {_LINKS} (practice_id, guarantor_id, token_hash, "  # noqa: S608
+        "notification_key, source, channel, dunning_level, created_at, expires_at, dob_failures) "
+        "SELECT %s, v.guarantor_id, v.token_hash, v.notification_key, v.source, v.channel, "
+        f"v.dunning_level, %s, %s, 0 FROM v JOIN {_PATIENTS} p ON p.id = v.guarantor_id "
+        "AND p.practice_id = %s AND p.guarantor_id = p.id "
+        "ON CONFLICT (notification_key) DO NOTHING RETURNING token_hash) SELECT token_hash FROM ins")
+
+
+_PG_INSERT = {"json": _pg_insert(f"SELECT * FROM json_to_recordset(%s::json) AS v({_RECORD})"),  # noqa: S608
+              "staged": _pg_insert(staged_source(_STAGE))}
+
+
+def _links_insert(practice, chunk: list[LinkRequest], hashes: list[str], now, expires_at) -> set[str]:
+    """Write a chunk's links (guarantors of the practice only); the digests written."""
+    rows = [(item.guarantor_id, digest, item.notification_key, item.source, item.channel, item.dunning_level)
+            for item, digest in zip(chunk, hashes, strict=True)]
+    if json_chunks():
+        constants = [practice.pk, now, expires_at, practice.pk]
+        if len(rows) < STAGE_FROM:
+            params = [json_rows(tuple(name for name, _ in _STAGE_COLUMNS), rows), *constants]
+            return {digest for (digest,) in run(_PG_INSERT["json"], params)}
+        stage(_STAGE, _STAGE_COLUMNS, rows)
+        return {digest for (digest,) in run(_PG_INSERT["staged"], constants)}
+    found = set(Patient.objects.filter(IS_GUARANTOR, practice=practice, pk__in={r[0] for r in rows})
+                .values_list("pk", flat=True))
+    links = [QuickPayLink(practice=practice, guarantor_id=g, token_hash=digest, notification_key=key,
+                          source=source, channel=channel, dunning_level=level, created_at=now,
+                          expires_at=expires_at)
+             for g, digest, key, source, channel, level in rows if g in found]
+    QuickPayLink.objects.bulk_create(links, batch_size=500, ignore_conflicts=True)
+    return set(QuickPayLink.objects.filter(token_hash__in=[link.token_hash for link in links])
+               .values_list("token_hash", flat=True))
+
+
+def _guarantors_check(practice, chunk: list[LinkRequest]) -> None:
+    wanted = {item.guarantor_id for item in chunk}
+    found = set(Patient.objects.filter(IS_GUARANTOR, practice=practice, pk__in=wanted)
+                .values_list("pk", flat=True))
+    if missing := sorted(wanted - found)[:10]:
+        raise ValidationError(f"not guarantors of {practice.slug}: {missing}")
 
 
 # What the page and the start of a payment read: the patient and practice rows are wide, and this

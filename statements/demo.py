@@ -1,6 +1,8 @@
-"""Demo statement batches for the demo offices: one two months ago and one last month.
+"""Demo statement batches for the demo offices: one two months ago and one last month; the
+QuickPay demo on their real dunning messages.
 
-Both go through the real ingestion. The first batch's messages are then written into the past
+Both batches go through the real ingestion, so every message carries a QuickPay link minted for
+it. The first batch's messages are then written into the past
 as the engine would have left them (delivered, sent, a few undeliverable), so the dashboard's
 panel, the history and Manage errors have something to show; the second batch, under a due-date
 profile, leaves its later messages in the queue and its first ones due now, for the worker to
@@ -8,6 +10,7 @@ send into the dev outbox. An office that already has a batch is left alone.
 """
 
 import random
+import re
 from datetime import time, timedelta
 from decimal import Decimal
 
@@ -15,12 +18,14 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from notifications.dispatch import enqueue_on_commit
 from notifications.models import Notification, NotificationDue, NotificationEvent, Status
-from patients.models import Balance
+from patients.models import IS_GUARANTOR, Balance, Patient
 from practices.demo import DemoResult
 from practices.models import Practice
 
 from .models import BALANCE_KIND, BatchSource, Statement, StatementBatch, StatementProfile
+from .on_demand import on_demand_templates_create
 from .profiles import profile_create, proof_approve, standard_profile_create, step_save
 from .scheduling import step_time
 from .services import statement_batch_receive
@@ -99,6 +104,7 @@ def demo_seed() -> DemoResult:
     for practice in practices:
         if not StatementProfile.objects.filter(practice=practice).exists():
             standard_profile_create(practice)
+        on_demand_templates_create(practice)
         if StatementBatch.objects.filter(practice=practice).exists():
             continue
         rng = random.Random(practice.slug + "-statements")
@@ -124,3 +130,58 @@ def demo_seed() -> DemoResult:
                                          status=Status.QUEUED).count()
     return DemoResult(practices=practices, created=created,
                       summary=f"Statement batches: {batches}; balance notifications waiting: {queued}.")
+
+
+# --- QuickPay on the real dunning: a text whose link pays, and the dunning that then stops ---
+
+_BROUGHT_FORWARD = "brought forward for the QuickPay demo"
+_LINK = re.compile(r"https?://\S+/p/[A-Za-z0-9_-]{22}")
+
+
+def _demo_text(practice, batch: StatementBatch):
+    """The first queued text of a Downtown guarantor who owes, can be texted, is not in
+    collections and has more of the batch's dunning queued after it (what a payment stops)."""
+    owing = Patient.objects.filter(IS_GUARANTOR, practice=practice, consent_sms=True, balance__total__gt=100,
+                                   balance__amount_due__gt=0, balance__in_collections=False).exclude(
+        mobile_phone="").order_by("external_id").values_list("pk", flat=True)
+    for guarantor_id in owing[:200]:
+        waiting = list(Notification.objects.filter(
+            practice=practice, tag=batch.tag, recipient_id=guarantor_id, status=Status.QUEUED)
+            .order_by("send_at", "pk"))
+        texts = [n for n in waiting if n.channel == "sms"]
+        if texts and len(waiting) > 1:
+            return texts[0]
+    return None
+
+
+@transaction.atomic
+def quickpay_demo_seed() -> DemoResult:
+    """Bring one Downtown guarantor's next dunning text forward to now: the worker sends it into
+    the Dev outbox, its QuickPay link opens the page and pays in the sandbox checkout, and the
+    rest of that guarantor's dunning becomes "will not send: balance paid". Done once; the link
+    is printed each time (it is in the text)."""
+    practice = Practice.objects.filter(slug=OFFICES[0]).first()
+    batch = (StatementBatch.objects.filter(practice=practice).order_by("-received_at").first()
+             if practice else None)
+    if batch is None:
+        return DemoResult(practices=[], created=False)
+    text = Notification.objects.filter(practice=practice, kind=BALANCE_KIND, channel="sms",
+                                       events__detail=_BROUGHT_FORWARD).first()
+    created = text is None
+    if created:
+        text = _demo_text(practice, batch)
+        if text is None:
+            return DemoResult(practices=[practice], created=False)
+        now = timezone.now()
+        Notification.objects.filter(pk=text.pk).update(send_at=now, first_due_at=now, updated_at=now)
+        NotificationDue.objects.filter(notification_id=text.pk).update(due_at=now)
+        NotificationEvent.objects.create(notification_id=text.pk, status=Status.QUEUED,
+                                         detail=_BROUGHT_FORWARD)
+        enqueue_on_commit(text.pk)
+    link = _LINK.search(text.body)
+    guarantor = Patient.objects.select_related("balance").get(pk=text.recipient_id)
+    return DemoResult(practices=[practice], created=created, summary=(
+        f"QuickPay demo: {guarantor.first_name} {guarantor.last_name[:1]}. owes "
+        f"${guarantor.balance.total:,}; their dunning text (Dev outbox) links to "
+        f"{link.group(0) if link else 'the office phone'}: pay with card 4242 4242 4242 4242 and the "
+        "rest of their dunning stops (will not send: balance paid)."))

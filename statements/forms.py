@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from notifications.models import Channel, MessageTemplate, TemplatePurpose
 
@@ -92,3 +93,111 @@ class TestSendForm(forms.Form):
             return clean_phone(self.cleaned_data["phone"])
         except FieldInvalid as exc:
             raise forms.ValidationError(f"Enter your mobile number, e.g. (312) 555-0142 ({exc}).") from None
+
+
+class OnDemandForm(forms.Form):
+    """Send balance notification: the guarantor, who to send to, the template and the text.
+
+    The choices follow each other: the guarantor decides who can be sent to, the contact's
+    channel which templates are offered. Refreshing the form (htmx, or *Update preview* without
+    JavaScript) after another template was chosen puts that template's text in the boxes (`loaded`
+    names the template whose text they hold); sending sends the text as it is in the boxes.
+    """
+
+    guarantor = forms.ChoiceField(label="Guarantor",
+                                  help_text="Whose balance the message is about.")
+    send_to = forms.ChoiceField(label="Send to", widget=forms.RadioSelect)
+    address = forms.CharField(label="Use another number or email for this send", required=False,
+                              max_length=254,
+                              help_text="Optional: for this message only; the patient's record is unchanged.")
+    template = forms.ChoiceField(label="Template", required=False)
+    loaded = forms.CharField(required=False, widget=forms.HiddenInput)
+    subject = forms.CharField(required=False, max_length=200)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "true"}),
+                           max_length=20_000)
+    send_key = forms.RegexField(regex=r"\A[0-9a-f]{32}\Z", widget=forms.HiddenInput, error_messages={
+        "invalid": "This form is out of date: open it again.", "required": "This form is out of date: open "
+                                                                           "it again."})
+
+    def __init__(self, data=None, *, practice, patient, guarantors: list, sending: bool = False,
+                 hx_url: str = ""):
+        from uuid import uuid4
+
+        from practices.templatetags.portal import money
+
+        from .on_demand import balance_total, on_demand_contacts, on_demand_templates
+
+        state = data.copy() if data is not None else {"send_key": uuid4().hex}
+        self.guarantor_obj = _pick(guarantors, state.get("guarantor"), lambda g: str(g.pk)) or guarantors[0]
+        self.contacts = on_demand_contacts(patient=patient, guarantor=self.guarantor_obj)
+        self.contact = _pick(self.contacts, state.get("send_to"), lambda c: c.value) or next(
+            iter(self.contacts), None)
+        self.channel = self.contact.channel if self.contact else "sms"
+        self.templates = list(on_demand_templates(practice=practice, channel=self.channel))
+        first = str(self.templates[0].pk) if self.templates else ""
+        if data is None:
+            state.update(guarantor=str(self.guarantor_obj.pk), template=first,
+                         send_to=self.contact.value if self.contact else "")
+        elif not sending and state.get("template") and not _pick(self.templates, state.get("template"),
+                                                                    lambda t: str(t.pk)):
+            state["template"] = first  # another channel was chosen: its first template
+        self.template_obj = _pick(self.templates, state.get("template"), lambda t: str(t.pk))
+        if self.template_obj is not None and not sending and (
+                data is None or state.get("loaded", "") != str(self.template_obj.pk)):
+            self._load(state, self.template_obj)
+        if data is None:
+            super().__init__(initial=state)
+        else:
+            super().__init__(state)
+        self.fields["guarantor"].choices = [(str(g.pk), f"{g.full_name} · balance {money(balance_total(g))}")
+                                            for g in guarantors]
+        self.fields["send_to"].choices = [(c.value, c.label) for c in self.contacts]
+        self.fields["template"].choices = [(str(t.pk), f"{t.name} (v{t.current_version})")
+                                           for t in self.templates] + [("", "None: write the message")]
+        if self.channel != "email":
+            self.fields["subject"].widget = forms.HiddenInput()
+        if hx_url:
+            self._htmx(hx_url)
+
+    def _htmx(self, url: str) -> None:
+        """As the form changes, htmx posts it back: a choice re-renders the form (other people,
+        templates, text), typing only the preview beside it."""
+        common = {"hx-post": url, "hx-swap": "outerHTML", "hx-sync": "closest form:replace"}
+        for name in ("guarantor", "send_to", "template"):
+            self.fields[name].widget.attrs.update(common, **{
+                "hx-trigger": "change", "hx-target": "#od-form-body", "hx-select": "#od-form-body"})
+        for name in ("address", "subject", "body"):
+            self.fields[name].widget.attrs.update(common, **{
+                "hx-trigger": "input changed delay:300ms", "hx-target": "#od-live", "hx-select": "#od-live"})
+
+    def clean_address(self):
+        from .on_demand import corrected_address
+
+        value = self.cleaned_data["address"].strip()
+        if value and self.contact is not None:
+            try:
+                return corrected_address(self.contact.channel, value)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.message_dict["address"]) from None
+        return value
+
+    @staticmethod
+    def _load(state, template) -> None:
+        from notifications.message_templates import message_template_current
+
+        version = message_template_current(template=template)
+        state["subject"] = version.subject if version else ""
+        state["body"] = version.body if version else ""
+        state["loaded"] = str(template.pk)
+
+    def value(self, name: str) -> str:
+        """A field's current text (as posted, or its initial value), "" when absent."""
+        value = self[name].value()
+        return value if isinstance(value, str) else ""
+
+
+def _pick(items, value, key):
+    """The item whose key is `value`, or None."""
+    if not isinstance(value, str):
+        return None
+    return next((item for item in items if key(item) == value), None)

@@ -1,34 +1,38 @@
 """The payment link each balance message carries: the one place that decides what
 `{{ quickpay_link }}` renders to.
 
-Called once per chunk of messages with every message that needs a link, so that minting
-100,000 links is a few bulk writes rather than a call per message. With the online-payments
-add-on on, a message links to the guarantor's account; QuickPay links minted per message
-(`payments.quickpay.quickpay_links_mint(practice=..., items=[LinkRequest(...)])`, attributed by
-the message's idempotency key) take the place of that address here. With the add-on off the
-field renders the office's phone, so a template still tells the patient how to pay.
+- A message that will be sent: with the online-payments add-on on, a QuickPay link minted for
+  it (`payments.quickpay.quickpay_links_mint`), tied to the guarantor and attributed by the
+  message's idempotency key, its source ("statement", "on_demand"), channel and dunning level.
+  Called once per chunk of messages, in the transaction that writes their outbox rows, so that
+  100,000 links are a few bulk writes rather than a call per message. With the add-on off, the
+  office's phone, so a template still tells the patient how to pay.
+- A proof, a preview or a test send: `message_link_preview`, never a minted link. Those texts
+  are rendered on every page view and for sample people, so a real link would be a payable link
+  attributed to no message (or to a message that was never sent) and a row written per view; the
+  preview link has the length of a real one (the segment count is the one the patient gets),
+  says what it is, and opens nothing.
 """
 
-from dataclasses import dataclass
-
-from django.conf import settings
-
+from payments.quickpay import LinkRequest, preview_link_url, quickpay_links_mint
 from practices.templatetags.portal import phone
 
+__all__ = ["LinkRequest", "message_link_preview", "message_links"]
 
-@dataclass(frozen=True, slots=True)
-class LinkRequest:
-    guarantor_id: int
-    notification_key: str  # the idempotency key of the outbox row that carries the link
-    source: str  # "statement", "on_demand", "payment_request", "manual"
-    channel: str
-    dunning_level: int | None = None
+
+def _office_phone(practice) -> str:
+    return phone(practice.phone) or practice.name
 
 
 def message_links(*, practice, items: list[LinkRequest]) -> list[str]:
-    """The link for each request, in order."""
+    """The link for each request, in order (see the module docstring)."""
+    if not items:
+        return []
     if not practice.addon_online_payments:
-        office = phone(practice.phone) or practice.name
-        return [office] * len(items)
-    base = settings.PUBLIC_BASE_URL
-    return [f"{base}/patients/guarantors/{item.guarantor_id}/" for item in items]
+        return [_office_phone(practice)] * len(items)
+    return quickpay_links_mint(practice=practice, items=items)
+
+
+def message_link_preview(practice) -> str:
+    """What `{{ quickpay_link }}` shows in a proof, a preview or a test send."""
+    return preview_link_url() if practice.addon_online_payments else _office_phone(practice)

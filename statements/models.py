@@ -257,3 +257,43 @@ class StatementUpload(CsvUpload):
 
     def __str__(self):
         return f"{self.original_name} ({self.status})"
+
+
+ON_DEMAND_KIND = "balance_on_demand"  # the outbox kind of an on-demand balance message
+
+
+class OnDemandMessage(models.Model):
+    """A balance message staff sent from a patient's dashboard or a guarantor's account.
+
+    The message itself is the outbox row whose idempotency key is `notification_key`; this row
+    says for which guarantor's balance it went, to whom, from which template and who sent it, so
+    the guarantor's statement history lists it. It raises no dunning count.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The account whose balance the message is about (the index below serves the account page).
+    guarantor = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Who it went to: the guarantor, or the patient whose dashboard it was sent from.
+    recipient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+", db_index=False)
+    notification_key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address_corrected = models.BooleanField(default=False)  # a phone or email typed for this send
+    template = models.ForeignKey(MessageTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    edited = models.BooleanField(default=False)  # the text was changed for this send
+    balance = models.DecimalField(max_digits=12, decimal_places=2)  # the balance when it was sent
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["practice", "guarantor", "-id"], name="on_demand_guarantor")]
+
+    def __str__(self):
+        return f"on-demand {self.channel} for {self.guarantor_id}"
+
+
+def on_demand_key(practice_id: int, send_key: str) -> str:
+    return f"on_demand:{practice_id}:{send_key}"

@@ -60,7 +60,7 @@ class Preview:
 
 
 @dataclass
-class _Planned:
+class PlannedRow:
     """A message to judge, with the attributes the contact policy reads."""
 
     pk: int | None
@@ -92,7 +92,7 @@ def _label(step: dict, level: int) -> tuple:
     return (step["channel"], f"{step['template_name']} v{step['template_version']}", level, _when(step))
 
 
-def _judge(rows: list[_Planned], not_queued: list[PreviewLine], *, now, tz: ZoneInfo) -> list[PreviewLine]:
+def _judge(rows: list[PlannedRow], not_queued: list[PreviewLine], *, now, tz: ZoneInfo) -> list[PreviewLine]:
     lines = list(not_queued)
     for row, decision, at in decisions_ahead(rows, now=now):
         channel, template, level, step = row.label
@@ -185,7 +185,7 @@ def profile_preview(*, practice, profile: StatementProfile, guarantor,
             not_queued.append(PreviewLine(at=p.send_at, due=p.send_at, channel=label[0], template=label[1],
                                           level=level, step=label[3], outcome="not queued", why=p.why_not))
             continue
-        rows.append(_Planned(pk=None, practice=practice, practice_id=practice.pk, recipient_kind="patient",
+        rows.append(PlannedRow(pk=None, practice=practice, practice_id=practice.pk, recipient_kind="patient",
                              recipient_id=guarantor.pk, recipient_time_zone=guarantor.time_zone,
                              channel=p.step.data["channel"], address=p.address, send_at=p.send_at,
                              first_due_at=max(p.send_at, now), label=label))
@@ -217,6 +217,7 @@ def proof_lines(*, practice, profile: StatementProfile, guarantor=None, now: dat
     statement dated today would render it: what an admin approves."""
     from notifications.rendering import sample_values, text_facts
 
+    from .links import message_link_preview
     from .profiles import draft_snapshot
 
     now = now or timezone.now()
@@ -227,12 +228,13 @@ def proof_lines(*, practice, profile: StatementProfile, guarantor=None, now: dat
     tz = ZoneInfo(addressee.time_zone or practice.time_zone)
     today = now.astimezone(tz).date()
     steps = proof_steps(draft_snapshot(profile))
+    samples = {**sample_values(), "quickpay_link": message_link_preview(practice)}
     lines = []
     for level in sorted({s.data["level"] for s in steps.values()}):
         planned = plan_statement(practice=practice, steps=steps, count=level, addressee=addressee,
                                  statement_id=0, statement_date=today, due_date=today + timedelta(days=25),
                                  amount_due=amount_due, balance=total, practice_tz=practice.time_zone)
-        texts = render(planned, practice=practice, samples=sample_values())
+        texts = render(planned, practice=practice, samples=samples)
         for p, (subject, body) in zip(planned, texts, strict=True):
             channel = p.step.data["channel"]
             lines.append(ProofLine(level=level, step=_when(p.step.data), at=p.send_at.astimezone(tz),

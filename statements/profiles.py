@@ -306,11 +306,14 @@ def step_test_send(*, step: CadenceStep, actor, phone: str = ""):
     from notifications.rendering import compiled, sample_values
     from notifications.services import Recipient, notification_schedule
 
+    from .links import message_link_preview
+
     version = step.template.versions.get(number=step.template.current_version)
     address = actor.email if step.channel == "email" else phone
     if not address:
         raise ValidationError({"phone": "Enter your mobile number for a test text or call."})
-    values = sample_values()
+    # Sample people and the preview link: a test is sent to staff, never tied to a guarantor.
+    values = {**sample_values(), "quickpay_link": message_link_preview(step.profile.practice)}
     notification = notification_schedule(
         practice=step.profile.practice,
         recipient=Recipient(kind="user", id=actor.pk, name=actor.display_name),

@@ -7,7 +7,15 @@ from notifications.models import Notification, Status
 from notifications.selectors import Filters, status_counts
 from patients.models import IS_GUARANTOR, Patient
 
-from .models import BALANCE_KIND, CadenceStep, Statement, StatementBatch, StatementProfile, StatementUpload
+from .models import (
+    BALANCE_KIND,
+    CadenceStep,
+    OnDemandMessage,
+    Statement,
+    StatementBatch,
+    StatementProfile,
+    StatementUpload,
+)
 
 PAGE_SIZE = 50
 
@@ -127,3 +135,14 @@ def guarantor_by_external_id(*, practice, external_id: str):
     """The practice's guarantor with this PMS id, or None."""
     return (Patient.objects.select_related("balance").filter(IS_GUARANTOR)
             .filter(practice=practice, external_id=external_id.strip()[:64]).first())
+
+
+def guarantor_on_demand(*, practice, guarantor_id: int, limit: int = 10) -> list[tuple]:
+    """The guarantor's latest on-demand messages, newest first: (OnDemandMessage, its outbox row)."""
+    rows = list(OnDemandMessage.objects.filter(practice=practice, guarantor_id=guarantor_id)
+                .select_related("recipient", "sent_by").order_by("-pk")[:limit])
+    sent = {n.idempotency_key: n for n in Notification.objects.filter(
+        practice=practice, idempotency_key__in=[r.notification_key for r in rows]).only(
+        "id", "channel", "status", "reason_code", "send_at", "template_name", "template_version",
+        "idempotency_key")}
+    return [(r, sent.get(r.notification_key)) for r in rows]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import on_demand_views, views
 
 urlpatterns = [
     path("", views.index, name="statements"),
@@ -20,4 +20,5 @@ urlpatterns = [
     path("profiles/<int:profile_id>/steps/<int:step_id>/delete/", views.step_delete,
          name="statement_step_delete"),
     path("profiles/<int:profile_id>/steps/<int:step_id>/test/", views.step_test, name="statement_step_test"),
+    path("send/<int:patient_id>/", on_demand_views.on_demand_form, name="on_demand_send"),
 ]

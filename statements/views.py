@@ -8,10 +8,9 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from patients.models import ImportStatus
 from patients.uploads import template_response, upload_confirm_request
-from practices.access import admin_required, practice_required
+from practices.access import addon_required, admin_required, practice_required
 
 from . import csv_batches, preview, selectors, services
-from .access import balance_notifications_required
 from .forms import (
     BatchUploadForm,
     GuarantorPickForm,
@@ -138,7 +137,7 @@ def upload_confirm(request, upload_id):
 # --- profiles ---
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 def profile_list(request):
     form = ProfileCreateForm(request.POST or None, practice=request.practice)
     if request.method == "POST" and form.is_valid():
@@ -163,7 +162,7 @@ def _profile_context(request, profile, **extra):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 def profile_detail(request, profile_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
     form = ProfileForm(request.POST or None, initial={"name": profile.name, "send_hour": profile.send_hour,
@@ -180,7 +179,7 @@ def profile_detail(request, profile_id):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 @require_POST
 def profile_default(request, profile_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
@@ -190,7 +189,7 @@ def profile_default(request, profile_id):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 def step_edit(request, profile_id, step_id=None):
     """Add a step (no step_id) or change one; htmx gets the steps section back."""
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
@@ -211,7 +210,7 @@ def step_edit(request, profile_id, step_id=None):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 @require_POST
 def step_delete(request, profile_id, step_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
@@ -221,7 +220,7 @@ def step_delete(request, profile_id, step_id):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 @require_POST
 def step_test(request, profile_id, step_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
@@ -239,7 +238,7 @@ def step_test(request, profile_id, step_id):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 @require_POST
 def proof_approve(request, profile_id):
     profile = selectors.profile_get(practice=request.practice, pk=profile_id)
@@ -250,7 +249,7 @@ def proof_approve(request, profile_id):
 
 
 @admin_required
-@balance_notifications_required
+@addon_required("balance_notifications")
 @require_POST
 def profile_guarantor(request, profile_id):
     """The proof and the cadence preview for a guarantor chosen by PMS id (posted, so the id

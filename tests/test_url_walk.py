@@ -80,6 +80,15 @@ def _object_args(world):
     batch = statement_batch_receive(practice=world.practice_a, batch_id="walk", profile_slug=None,
                                     items=enumerate([{"guarantor_external_id": "A-1"}]),
                                     source=BatchSource.API).batch
+    # A statement and the on-demand add-on: Send balance notification shows its form.
+    statement = {"guarantor_external_id": "A-1", "statement_date": "2026-11-02", "due_date": "2026-11-25",
+                 "amount_due": "10.00", "balance": "10.00"}
+    statement_batch_receive(practice=world.practice_a, batch_id="walk-2", profile_slug=None,
+                            items=enumerate([statement]), source=BatchSource.API)
+    patient.mobile_phone = "+13125550142"
+    patient.save()
+    world.practice_a.addon_on_demand = True
+    world.practice_a.save()
     statement_upload = StatementUpload.objects.create(
         practice=world.practice_a, file="statement-uploads/a.csv", original_name="a.csv", batch_id="up",
         profile=profile)

@@ -183,12 +183,16 @@ NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wa
 # guarantors' balances were written: a PMS import ("pms_import"), a payment or a refund.
 BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed"]
 # Called as `hook(practice)` by practices.services.practice_create for a new practice.
-PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create"]
+PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create",
+                          "statements.on_demand.on_demand_templates_create"]
 # What a notification tag filter shows as: `label(practice, tag)` answers a label or None.
 NOTIFICATIONS_TAG_LABELS = ["statements.selectors.notification_tag_label"]
 # Panels of the guarantor's account page that other apps add: `panel(request, guarantor)`
 # returns HTML (patients/views.py renders them in order).
 ACCOUNT_PANELS = ["payments.panels.account_panel", "statements.panels.account_panel"]
+# What other apps add to the balance panel of a patient's dashboard: `action(request, patient)`
+# returns HTML (statements: Send balance notification, or why it cannot be sent).
+PATIENT_BALANCE_ACTIONS = ["statements.panels.on_demand_action"]
 
 # Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
 # the web request; larger ones by the worker. An import still checking or importing after
@@ -203,7 +207,7 @@ STATEMENT_UPLOAD_INLINE_ROWS = env_int("STATEMENT_UPLOAD_INLINE_ROWS", 2000, min
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
                 "notifications.demo.demo_seed", "statements.demo.demo_seed",
-                "payments.demo.quickpay_demo_seed"]
+                "payments.demo.payment_settings_demo_seed", "statements.demo.quickpay_demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from notifications.message_templates import message_template_save
 from notifications.models import MessageTemplateVersion
-from notifications.rendering import compiled, sample_values, template_check
+from notifications.rendering import MERGE_FIELDS, PURPOSES, compiled, sample_values, template_check
 from notifications.segments import GSM7, UCS2, segment_count
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +68,16 @@ def test_email_needs_a_subject_and_texts_have_none():
 
 
 def test_fields_of_another_purpose_are_refused():
-    (found,) = problems(purpose="on_demand")
-    assert "{{ statement.amount_due }} is not available in on-demand templates" in found[1]
+    field, purpose = next((f.name, p) for f in MERGE_FIELDS.values() for p in PURPOSES
+                          if p not in f.purposes and "sms" in f.channels)
+    (found,) = problems(purpose=purpose, body="{{ practice.name }} {{ " + field + " }}")
+    assert "{{ " + field + " }} is not available in " + purpose.replace("_", "-") + " templates" in found[1]
+
+
+def test_on_demand_templates_have_the_fields_of_a_balance_notification():
+    assert problems(purpose="on_demand") == []
+    for_balance = {f.name for f in MERGE_FIELDS.values() if "balance" in f.purposes}
+    assert for_balance == {f.name for f in MERGE_FIELDS.values() if "on_demand" in f.purposes}
 
 
 @pytest.mark.parametrize("body", [

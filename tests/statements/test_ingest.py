@@ -1,5 +1,6 @@
 """Taking in statement batches: levels and offsets, send hours, superseding, balance paid, counts."""
 
+import re
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from notifications.dispatch import drain_inline
 from notifications.models import Notification, NotificationDue, OptOut, ReasonCode, SandboxMessage, Status
 from patients.records import BalanceRecord, PatientRecord
 from patients.upsert import patients_upsert
+from payments.quickpay import quickpay_link_find
 from statements.models import BALANCE_KIND, BatchStatus, Dunning, Statement, StatementBatch
 from statements.profiles import profile_create, proof_approve, step_save
 
@@ -235,7 +237,11 @@ def test_due_messages_are_sent_with_the_rendered_text_and_links(office, client):
     receive(office, "send", [item(g, statement_date="2026-10-05")])
     drain_inline()
     sent = next(m for m in mail.outbox if m.to == [g.email])
-    assert f"/patients/guarantors/{g.pk}/" in sent.body
+    token = re.search(r"/p/([A-Za-z0-9_-]{22})\b", sent.body).group(1)
+    link = quickpay_link_find(token=token)
+    email = Notification.objects.get(recipient_id=g.pk, channel="email")
+    assert (link.guarantor_id, link.source) == (g.pk, "statement")
+    assert link.notification_key == email.idempotency_key
     token = sent.body.split("/unsubscribe/")[1].split("/")[0]
     assert client.post(f"/unsubscribe/{token}/").status_code == 200
     assert OptOut.objects.filter(practice=office, channel="email", address=g.email).exists()

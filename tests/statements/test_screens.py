@@ -57,7 +57,8 @@ def test_with_the_add_on_off_the_dashboard_and_batch_say_why_and_profiles_are_cl
     assert 'data-testid="batch-note"' in page and "no notification was queued" in page
     assert 'data-testid="batch-queue"' not in page
     closed = admin.get(reverse("statement_profile", args=[standard.pk]))
-    assert closed.status_code == 403 and "add-on is off" in closed.content.decode()
+    assert closed.status_code == 403
+    assert "Balance notifications is off for Lakeside Dental" in closed.content.decode()
 
 
 def test_a_batch_page_pages_its_statements_and_links_its_notifications(admin, office):
