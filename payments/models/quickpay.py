@@ -61,11 +61,19 @@ class QuickPayLink(models.Model):
     and nowhere else, so the link cannot be shown again, only revoked.
     """
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False)
-    guarantor = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="quickpay_links")
-    token_hash = models.CharField(max_length=64, unique=True)
+    # A statement batch mints a link per message in its own statements (links.quickpay_links_mint
+    # checks the guarantors in the same INSERT): no database constraint on these two, which would
+    # cost a deferred check per link at commit of a 100,000-statement batch. Links go with their
+    # practice and guarantor through the ORM's cascade.
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                 db_constraint=False)
+    guarantor = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="quickpay_links",
+                                  db_constraint=False)
+    # Unique through Meta.constraints: a unique field would also get a LIKE index on PostgreSQL,
+    # which no query uses and every insert pays for.
+    token_hash = models.CharField(max_length=64)
     # The idempotency key of the outbox row that carries the link: exact attribution.
-    notification_key = models.CharField(max_length=200, unique=True)
+    notification_key = models.CharField(max_length=200)
     source = models.CharField(max_length=16, choices=LinkSource.choices)
     channel = models.CharField(max_length=8, choices=LinkChannel.choices)
     dunning_level = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -73,12 +81,16 @@ class QuickPayLink(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+                                   related_name="+", db_index=False)  # never looked up by who revoked
     # Wrong dates of birth entered on this link; at the limit it stops asking.
     dob_failures = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="quickpay_token_hash_unique"),
+            models.UniqueConstraint(fields=["notification_key"], name="quickpay_notification_key_unique"),
+        ]
 
     def __str__(self):
         return f"QuickPay link {self.pk} ({self.source}, {self.channel})"
