@@ -120,6 +120,7 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     now = timezone.now()
     expires_at = now + timedelta(days=payment_settings_for(practice).link_expiry_days)
     urls: list[str] = []
+    base = link_url("")
     with transaction.atomic():
         for start in range(0, len(items), MINT_CHUNK):
             chunk = items[start:start + MINT_CHUNK]
@@ -127,7 +128,7 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
             stored = _links_insert(practice, chunk, hashes, now, expires_at)
             if len(stored) < len(chunk):
                 _guarantors_check(practice, chunk)
-            urls += [link_url(token) if digest in stored else ""
+            urls += [base + token if digest in stored else ""
                      for token, digest in zip(tokens, hashes, strict=True)]
     return urls
 
@@ -151,14 +152,16 @@ _RECORD = ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
 
 
 def _pg_insert(source: str) -> str:
-    # Composed from constant names, no input.
+    # Composed from constant names, no input. The chunk's guarantors are looked up by their ids
+    # (an index probe each) rather than joined with all of the practice's patients.
     return (
-        f"WITH v AS ({source}), ins AS (INSERT INTO {_LINKS} (practice_id, guarantor_id, token_hash, "  # noqa: S608
-        "notification_key, source, channel, dunning_level, created_at, expires_at, dob_failures) "
+        f"WITH v AS ({source}), g AS (SELECT id FROM {_PATIENTS} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
+        "AND practice_id = %s AND guarantor_id = id), "
+        f"ins AS (INSERT INTO {_LINKS} (practice_id, guarantor_id, token_hash, notification_key, source, "
+        "channel, dunning_level, created_at, expires_at, dob_failures) "
         "SELECT %s, v.guarantor_id, v.token_hash, v.notification_key, v.source, v.channel, "
-        f"v.dunning_level, %s, %s, 0 FROM v JOIN {_PATIENTS} p ON p.id = v.guarantor_id "
-        "AND p.practice_id = %s AND p.guarantor_id = p.id "
-        "ON CONFLICT (notification_key) DO NOTHING RETURNING token_hash) SELECT token_hash FROM ins")
+        "v.dunning_level, %s, %s, 0 FROM v JOIN g ON g.id = v.guarantor_id "
+        "ON CONFLICT (notification_key) DO NOTHING RETURNING 1) SELECT count(*) FROM ins")
 
 
 _PG_INSERT = {"json": _pg_insert(f"SELECT * FROM json_to_recordset(%s::json) AS v({_RECORD})"),  # noqa: S608
@@ -170,12 +173,16 @@ def _links_insert(practice, chunk: list[LinkRequest], hashes: list[str], now, ex
     rows = [(item.guarantor_id, digest, item.notification_key, item.source, item.channel, item.dunning_level)
             for item, digest in zip(chunk, hashes, strict=True)]
     if json_chunks():
-        constants = [practice.pk, now, expires_at, practice.pk]
+        constants = [list({row[0] for row in rows}), practice.pk, practice.pk, now, expires_at]
         if len(rows) < STAGE_FROM:
             params = [json_rows(tuple(name for name, _ in _STAGE_COLUMNS), rows), *constants]
-            return {digest for (digest,) in run(_PG_INSERT["json"], params)}
-        stage(_STAGE, _STAGE_COLUMNS, rows)
-        return {digest for (digest,) in run(_PG_INSERT["staged"], constants)}
+            [(written,)] = run(_PG_INSERT["json"], params)
+        else:
+            stage(_STAGE, _STAGE_COLUMNS, rows)
+            [(written,)] = run(_PG_INSERT["staged"], constants)
+        if written == len(rows):  # the usual case: no digest comes back over the wire
+            return set(hashes)
+        return set(QuickPayLink.objects.filter(token_hash__in=hashes).values_list("token_hash", flat=True))
     found = set(Patient.objects.filter(IS_GUARANTOR, practice=practice, pk__in={r[0] for r in rows})
                 .values_list("pk", flat=True))
     links = [QuickPayLink(practice=practice, guarantor_id=g, token_hash=digest, notification_key=key,
