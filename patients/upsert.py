@@ -19,7 +19,7 @@ this first); otherwise `GuarantorUnresolved` is raised and the caller's transact
 import csv
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 from django.db import IntegrityError, connection, transaction
@@ -43,6 +43,7 @@ class UpsertCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    balances_changed: list[int] = field(default_factory=list)  # guarantor ids, new balances too
 
     @property
     def total(self) -> int:
@@ -67,8 +68,21 @@ def patients_upsert(*, practice, records: Iterable[PatientRecord], method: str =
         method = "copy" if connection.vendor == "postgresql" else "orm"
     with transaction.atomic():  # the temporary tables live until the end of the transaction
         if method == "copy":
-            return _upsert_copy(practice=practice, records=records, progress=progress)
-        return _upsert_orm(practice=practice, records=records, progress=progress)
+            counts = _upsert_copy(practice=practice, records=records, progress=progress)
+        else:
+            counts = _upsert_orm(practice=practice, records=records, progress=progress)
+        _balances_changed(practice, counts)
+    return counts
+
+
+def _balances_changed(practice, counts: UpsertCounts) -> None:
+    """Let the apps above react to the balances this import wrote (settings.BALANCE_CHANGED_HOOKS),
+    inside its transaction."""
+    if counts.balances_changed:
+        from .services import balances_changed_notify
+
+        balances_changed_notify(practice_id=practice.pk, guarantor_ids=counts.balances_changed,
+                                source="pms_import")
 
 
 # --- PostgreSQL: COPY into a temporary table, merge in SQL ---
@@ -173,6 +187,7 @@ WITH new_patients AS (
     SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
     FROM patient_import_linked t
     WHERE t.has_balance AND t.existing_id IS NULL
+    RETURNING guarantor_id AS id
 ), changed_balances AS (
     INSERT INTO patients_balance (practice_id, guarantor_id, {", ".join(BALANCE_FIELDS)}, updated_at)
     SELECT %(practice)s, t.id, {", ".join("t." + f for f in BALANCE_FIELDS)}, %(now)s
@@ -202,7 +217,8 @@ WITH new_patients AS (
 )
 SELECT (SELECT count(*) FROM new_patients),
        (SELECT count(*) FROM (SELECT id FROM changed_patients UNION SELECT id FROM changed_balances
-                              UNION SELECT id FROM dropped_balances UNION SELECT id FROM added_visits) c)
+                              UNION SELECT id FROM dropped_balances UNION SELECT id FROM added_visits) c),
+       (SELECT array_agg(id) FROM (SELECT id FROM new_balances UNION ALL SELECT id FROM changed_balances) b)
 """  # noqa: S608 - composed from the constant field lists above, no input
 
 
@@ -239,7 +255,14 @@ def _upsert_copy(*, practice, records, progress) -> UpsertCounts:
 def patients_upsert_copy_file(*, practice, lines, skip_rows: list[int],
                               progress: Callable[[int], None] | None = None) -> UpsertCounts:
     """PostgreSQL only: merge a CSV file (binary chunks) of rows written by `copy_csv_writer`."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
+        counts = _upsert_copy_file(practice=practice, lines=lines, skip_rows=skip_rows, progress=progress)
+        _balances_changed(practice, counts)
+    return counts
+
+
+def _upsert_copy_file(*, practice, lines, skip_rows, progress) -> UpsertCounts:
+    with connection.cursor() as cursor:
         _create_temp_table(cursor, with_row_number=True)
         with cursor.cursor.copy("COPY patient_import_rows FROM STDIN (FORMAT csv)") as copy:
             for chunk in lines:
@@ -283,13 +306,14 @@ def _merge(cursor, practice, progress, count: int) -> UpsertCounts:
         # import: imports hold the lock above) stored it since the staging. Nothing is applied;
         # the caller may send the batch again, and it will then update that patient.
         raise StoredMeanwhile from None
-    created, updated = cursor.fetchone()
+    created, updated, balances_changed = cursor.fetchone()
     if small:
         cursor.execute("SET LOCAL enable_hashjoin = on")
     cursor.execute("DROP TABLE patient_import_rows, patient_import_linked")
     if progress:
         progress(count)
-    return UpsertCounts(created=created, updated=updated, unchanged=count - created - updated)
+    return UpsertCounts(created=created, updated=updated, unchanged=count - created - updated,
+                        balances_changed=balances_changed or [])
 
 
 # --- Any database: chunks compared in Python ---
@@ -382,6 +406,8 @@ def _orm_chunk(practice, chunk: list[PatientRecord], counts: UpsertCounts, links
             changed_balances.append(balance)
     Balance.objects.bulk_create(new_balances, batch_size=500)
     Balance.objects.bulk_update(changed_balances, BALANCE_FIELDS, batch_size=500)
+    counts.balances_changed += [b.guarantor.pk for b in new_balances]
+    counts.balances_changed += [b.guarantor_id for b in changed_balances]
     Balance.objects.filter(pk__in=dropped).delete()
     Visit.objects.bulk_create(
         [Visit(practice=practice, patient=existing[r.external_id], visited_on=r.last_visit_on)

@@ -111,6 +111,17 @@ class PaymentSettingsForm(forms.ModelForm):
         return self.cleaned_data["stripe_account_id"].strip()
 
 
+class PaymentRequestSettingsForm(forms.ModelForm):
+    """The bulk payment request part of the payment settings (saved by its own button)."""
+
+    SUBMIT = "save_requests"
+
+    class Meta:
+        model = PaymentSettings
+        fields = ["request_minimum", "request_aging", "request_include_claims", "request_reminders",
+                  "request_reminder_days", "request_list_hour", "request_hourly_cap"]
+
+
 class PaymentFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *PaymentStatus.choices])
     source = forms.ChoiceField(required=False, choices=[("", "Any source"), *LinkSource.choices])

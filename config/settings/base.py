@@ -168,6 +168,7 @@ CELERY_BEAT_SCHEDULE = {
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
 DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
+    "payments.bulk_requests.hooks.bulk_requests_due",  # the day's request lists, campaigns' outcomes
     "notifications.dispatch.dispatch_due",
 ]
 
@@ -220,7 +221,7 @@ TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10, minimum=1)
 # Called as hook(practice_id, guarantor_ids, source) inside the writer's transaction after
 # guarantors' balances changed (source: "pms_import", "payment", "refund"); see
 # patients.services.balances_changed_notify.
-BALANCE_CHANGED_HOOKS: list[str] = []
+BALANCE_CHANGED_HOOKS: list[str] = ["payments.bulk_requests.hooks.balances_changed"]
 
 # Online payments (QuickPay). "stripe": hosted Checkout on each practice's Connect account;
 # "sandbox": a checkout page served by the app that takes Stripe's test card numbers only.
