@@ -247,7 +247,7 @@ def undeliverable_fix(request, campaign_id):
             at = fixes.campaign_resend(practice=request.practice, campaign=campaign, actor=request.user,
                                        mobile=form.cleaned_data["mobile"])
         except ValidationError as exc:
-            form.add_error("mobile" if hasattr(exc, "error_dict") else None, exc)
+            form.add_error(None, exc)  # a dict names its field ("mobile"); a message is the form's
         else:
             name = f"{campaign.guarantor.first_name} {campaign.guarantor.last_name}"
             when = "now" if at <= timezone.now() else f"at {_local(at)} (the hourly cap)"
