@@ -46,7 +46,7 @@ def make_dependent(guarantor, external_id, first="Mia") -> Patient:
 
 @dataclass
 class Desk:
-    """Office A with online payments on, at DAYTIME (time frozen, ticking)."""
+    """Office A with online payments on."""
 
     practice: object
     world: object
@@ -75,10 +75,20 @@ def daytime():
         yield traveller
 
 
-@pytest.fixture
-def desk(world, daytime):
+def _desk(world) -> Desk:
     practice = world.practice_a
     practice.addon_online_payments = True
     practice.phone = "+13125550100"
     practice.save(update_fields=["addon_online_payments", "phone"])
     return Desk(practice, world)
+
+
+@pytest.fixture
+def desk(world, daytime):
+    return _desk(world)
+
+
+@pytest.fixture
+def live_desk(world):
+    """The office at the real time: a browser keeps the real clock (session cookies expire by it)."""
+    return _desk(world)
