@@ -334,15 +334,15 @@ def explain(*, patient: Patient, terms: Terms, list_id: int | None = None) -> Ex
     guarantor = patient if is_guarantor else (
         Patient.objects.filter(practice_id=terms.practice_id, pk=patient.guarantor_id).first()
         if patient.guarantor_id else None)
-    on_list = bool(list_id and guarantor and RequestListEntry.objects.filter(
-        request_list_id=list_id, guarantor_id=guarantor.pk).exists())
     if not is_guarantor:
         account = (explain(patient=guarantor, terms=terms, list_id=list_id)
                    if guarantor is not None and guarantor.pk != patient.pk else None)
         words = (f"not a guarantor: the balance is on the account of {guarantor.first_name} {guarantor.last_name}"
                  if guarantor else "not a guarantor, and the PMS has not sent their guarantor")
-        return Explanation(patient=patient, guarantor=guarantor, eligible=False, on_list=on_list,
+        return Explanation(patient=patient, guarantor=guarantor, eligible=False,
                            reasons=[Reason("is_guarantor", words)], account=account)
+    on_list = bool(list_id and RequestListEntry.objects.filter(request_list_id=list_id, guarantor_id=patient.pk)
+                   .exists())
     facts = _facts(patient, terms)
     by_name = {rule.name: rule for rule in RULES}
     reasons = [Reason(name, words) for name in failed if (words := by_name[name].failed(facts, terms))]

@@ -101,8 +101,8 @@ class SendForm(forms.Form):
 
 
 class ListSearchForm(forms.Form):
-    q = forms.CharField(label="Why is someone not on the list?", max_length=100, validators=[PLAIN_TEXT],
-                        widget=forms.SearchInput(attrs={"placeholder": "Name, phone, email or PMS id",
+    q = forms.CharField(label="Name, phone, email or PMS id", max_length=100, validators=[PLAIN_TEXT],
+                        widget=forms.SearchInput(attrs={"placeholder": "Ana Reyes",
                                                         "autocomplete": "off"}),
                         error_messages={"required": "Type a name, phone, email or PMS id."})
 

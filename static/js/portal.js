@@ -72,11 +72,13 @@ document.addEventListener("click", (event) => {
 });
 
 // Keep the pick-page box in step with the rows: checked when every pending row is.
-document.addEventListener("htmx:afterSwap", () => {
+const pickPageSync = () => {
   const all = document.querySelector(".pick-page");
   const boxes = [...document.querySelectorAll("#selection-form input.pick")];
   if (all && boxes.length) {
     all.checked = boxes.every((box) => box.checked);
   }
   boxes.forEach((box) => box.closest("tr").classList.toggle("is-selected", box.checked));
-});
+};
+document.addEventListener("DOMContentLoaded", pickPageSync);
+document.addEventListener("htmx:afterSwap", pickPageSync);
