@@ -1,3 +1,6 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
@@ -25,6 +28,29 @@ def unauthorized(request, exc):
     }, status=401)
 
 
+@api.exception_handler(RequestDataTooBig)
+def too_large(request, exc):
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; a JSON client gets JSON.
+    return api.create_response(request, {
+        "error": "too_large",
+        "detail": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. Send it in "
+                  "smaller requests.",
+    }, status=413)
+
+
+@api.exception_handler(SuspiciousOperation)
+def refused(request, exc):
+    # The other bodies Django will not read (too many form fields or files): JSON, not a page.
+    return api.create_response(request, {"error": "bad_request", "detail": "The body cannot be read."},
+                               status=400)
+
+
 api.add_router("/", practice_router)
 api.add_router("/", payments_router)
 api.add_router("/", patients_router)
+
+
+def not_found(request, *args, **kwargs):
+    """Any other URL under /api/ (also one no route can match, such as an id with a line break):
+    a JSON client gets JSON."""
+    return JsonResponse({"error": "not_found", "detail": "No such API URL."}, status=404)

@@ -1,10 +1,11 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from config.api import api
+from config.api import api, not_found
 from notifications import webhooks as notification_webhooks
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    re_path(r"^api/", not_found),
     path("patients/", include("patients.urls")),
     path("statements/", include("statements.urls")),
     path("notifications/", include("notifications.urls")),

@@ -1,4 +1,5 @@
-from datetime import datetime, time, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -6,24 +7,52 @@ from django.utils import timezone
 from .models import Channel, Status
 from .selectors import Filters, parse_cursor
 
+# Dates a filter or a page link may name: every day between converts to any office's time zone
+# and to UTC without leaving the calendar (9999-12-31 in Chicago, 0001-01-01 in Kiritimati do not).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+MAX_ID = 2**63 - 1  # a 64-bit primary key
+_ID = re.compile(r"[0-9]{1,19}")
+_MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+
+
+_DAY_PICKER = {"type": "date", "min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}
+
+
+def _day_in_range(value: date | None) -> date | None:
+    if value and not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise forms.ValidationError(f"Enter a date from {EARLIEST_DAY:%Y-%m-%d} to {LATEST_DAY:%Y-%m-%d}.")
+    return value
+
+
+def _id_valid(value) -> bool:
+    text = str(value)
+    return bool(_ID.fullmatch(text)) and 0 < int(text) <= MAX_ID
+
 
 class NotificationFilterForm(forms.Form):
     kind = forms.CharField(required=False, max_length=40,
                            widget=forms.TextInput(attrs={"placeholder": "e.g. balance_dunning"}))
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
-    date_from = forms.DateField(required=False, label="From",
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To",
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs=_DAY_PICKER))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs=_DAY_PICKER))
     recipient = forms.CharField(required=False, max_length=200,
                                 help_text="Name, address, or #id")
     after = forms.CharField(required=False, widget=forms.HiddenInput)
 
+    def clean_date_from(self):
+        return _day_in_range(self.cleaned_data["date_from"])
+
+    def clean_date_to(self):
+        return _day_in_range(self.cleaned_data["date_to"])
+
     def clean_after(self):
         value = self.cleaned_data["after"]
-        if value and parse_cursor(value) is None:
-            raise forms.ValidationError("That page link is not valid; start from the first page.")
+        if value and not _cursor_valid(value):
+            # The field is hidden: the message goes above the filters, where it is seen.
+            self.add_error(None, "That page link is not valid; start from the first page.")
+            return ""
         return value
 
     def clean(self):
@@ -43,6 +72,21 @@ class NotificationFilterForm(forms.Form):
                        recipient=d.get("recipient", ""))
 
 
+def _cursor_valid(value: str) -> bool:
+    """A page link as the list writes it: an aware time within the days above, and an id."""
+    position = parse_cursor(value)
+    if position is None:
+        return False
+    stamp, pk = position
+    if stamp.tzinfo is None or not 0 < pk <= MAX_ID:
+        return False
+    try:
+        day = stamp.astimezone(UTC).date()
+    except OverflowError:
+        return False
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
 class BulkActionForm(forms.Form):
     ACTIONS = [("cancel", "Cancel"), ("archive", "Archive"),
                ("cancel_opt_out", "Cancel and opt out (permanent errors)")]
@@ -51,9 +95,10 @@ class BulkActionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Any integers: the service only touches rows of the current practice.
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+        # Any ids (ASCII digits, 64 bits): the service only touches rows of the current practice.
+        self.fields["ids"].valid_value = _id_valid
         self.fields["ids"].error_messages["required"] = "Select at least one message."
+        self.fields["ids"].error_messages["invalid_choice"] = "Select messages from the list."
 
 
 class MessagingSettingsForm(forms.ModelForm):
@@ -77,8 +122,10 @@ class MessagingSettingsForm(forms.ModelForm):
 
     def clean_twilio_messaging_service_sid(self):
         value = self.cleaned_data["twilio_messaging_service_sid"].strip()
-        if value and not (value.startswith("MG") and len(value) == 34 and value[2:].isalnum()):
-            raise forms.ValidationError("A messaging service SID starts with MG and has 34 characters.")
+        # MG and 32 hexadecimal digits, in ASCII: isalnum() would take digits and letters of any script.
+        if value and not _MESSAGING_SERVICE_SID.fullmatch(value):
+            raise forms.ValidationError("A messaging service SID starts with MG and has 34 characters "
+                                        "(MG and 32 of 0-9 and a-f).")
         return value
 
     def clean_twilio_from_number(self):

@@ -11,13 +11,13 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .batch import BatchChecker
+from .guarantor_links import GuarantorLinks
 from .records import (
     CSV_COLUMN_NAMES,
     CSV_REQUIRED,
-    FieldInvalid,
+    LEFT_TO_FULL_CHECK,
+    UNSAFE_TEXT,
     PatientRecord,
-    _NotSimple,
     collector_paused,
     csv_copy_row_reader,
     record_from_csv,
@@ -169,7 +169,7 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
     buffer = io.StringIO()
     writerow = copy_csv_writer(buffer).writerow
     report = ValidationReport()
-    checker = BatchChecker(practice=practice, where="row")
+    links = GuarantorLinks(practice=practice, where="row")
     rejected: dict[int, list] = {}
 
     def reject(number, field_name, message):
@@ -181,23 +181,25 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
     # The usual row goes from the file's values to its COPY line in one step; anything unusual
     # (or wrong) goes to the full check, which decides and names every problem.
     fast = csv_copy_row_reader(columns)
-    add = checker.add_ids
+    add = links.add_ids
     id_at = columns.index("external_id")
     total = 0
     for number, values in lines:
         total += 1
         if total <= PREVIEW_ROWS:
             shown = dict(zip(columns, values, strict=True)) if len(values) == width else {}
-            report.preview.append({"row": number, "values": [shown.get(c, "") for c in CSV_COLUMN_NAMES]})
+            # As read, but without the characters a row is refused for (NUL cannot even be stored).
+            report.preview.append({"row": number, "values": [UNSAFE_TEXT.sub("\ufffd", shown.get(c, ""))
+                                                             for c in CSV_COLUMN_NAMES]})
         if len(values) != width:
             reject(number, "", _width_problem(values, width))
             continue
         try:
             row = fast(number, values)
-        except (_NotSimple, FieldInvalid, KeyError, ValueError):
+        except LEFT_TO_FULL_CHECK:
             record, errors = record_from_csv_checked(dict(zip(columns, values, strict=True)))
             if record is None:
-                checker.add_rejected(number, values[id_at])
+                links.add_rejected(number, values[id_at])
                 for error in errors:
                     reject(number, error.field, error.message)
                 continue
@@ -214,7 +216,7 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
     if normalized is not None:
         normalized.write(buffer.getvalue())
     report.total_rows = total
-    for rejection in checker.finish():
+    for rejection in links.finish():
         reject(rejection.index, rejection.field, rejection.message)
     report.rejected_rows = sorted(rejected)
     report.valid_rows = report.total_rows - len(rejected)

@@ -20,7 +20,7 @@ class PatientFilterForm(forms.Form):
     aging = forms.ChoiceField(label="Aging", required=False, choices=AGING_CHOICES)
     flag = forms.ChoiceField(label="Flag", required=False, choices=FLAG_CHOICES)
     guarantors_only = forms.BooleanField(label="Guarantors only", required=False)
-    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def filters(self) -> PatientFilters:
         """The valid filters; a field with an error is ignored (and shown with its error)."""
@@ -32,10 +32,12 @@ class PatientFilterForm(forms.Form):
                               guarantors_only=bool(data.get("guarantors_only")), flag=data.get("flag") or "")
 
     def carried(self) -> list[tuple[str, str]]:
-        """The submitted search and filters (not the page), to carry into the next page's form."""
+        """The submitted search and filters that apply (not the page, not a field with an error),
+        to carry into the next page's form."""
         if not self.is_bound:
             return []
-        return [(name, value) for name in self.fields if name != "after"
+        self.is_valid()
+        return [(name, value) for name in self.fields if name != "after" and name not in self.errors
                 for value in self.data.getlist(name) if value not in ("", None)]
 
     def after_id(self) -> int | None:

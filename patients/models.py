@@ -4,7 +4,6 @@ A guarantor is the person responsible for an account: a patient whose guarantor 
 Children and other dependents point to their guarantor, and the balance belongs to the guarantor.
 """
 
-import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -70,18 +69,8 @@ class Patient(models.Model):
         return self.guarantor_id is not None and self.guarantor_id == self.pk
 
     @property
-    def local_tz(self) -> zoneinfo.ZoneInfo:
-        """The patient's time zone when known, otherwise the practice's (for quiet hours)."""
-        return zoneinfo.ZoneInfo(self.time_zone) if self.time_zone else self.practice.tz
-
-    @property
     def has_contact(self) -> bool:
         return bool(self.email or self.mobile_phone or self.home_phone)
-
-    @property
-    def opted_out(self) -> bool:
-        """No channel consent at all: nothing may be sent to this patient."""
-        return not (self.consent_email or self.consent_sms or self.consent_voice)
 
 
 # A patient row that is a guarantor, for querysets: Patient.objects.filter(IS_GUARANTOR).
@@ -157,6 +146,9 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed, nothing changed"
 
 
+IMPORT_IN_PROGRESS = (ImportStatus.VALIDATING, ImportStatus.QUEUED)
+
+
 class ImportMode(models.TextChoices):
     ALL = "all", "Import all rows"
     VALID = "valid", "Import the valid rows"
@@ -190,15 +182,21 @@ class PatientImport(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)  # when it was queued for import
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["practice", "-created_at"], name="patient_import_recent")]
+        indexes = [
+            models.Index(fields=["practice", "-created_at"], name="patient_import_recent"),
+            # The sweep for stuck imports reads only the few still in progress.
+            models.Index(fields=["created_at"], name="patient_import_in_progress",
+                         condition=Q(status__in=IMPORT_IN_PROGRESS)),
+        ]
 
     def __str__(self):
         return f"{self.original_name} ({self.status})"
 
     @property
     def in_progress(self) -> bool:
-        return self.status in (ImportStatus.VALIDATING, ImportStatus.QUEUED)
+        return self.status in IMPORT_IN_PROGRESS

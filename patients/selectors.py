@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import IS_GUARANTOR, Patient, PatientImport, Visit
-from .records import FieldInvalid, clean_phone
+from .records import UNSAFE_TEXT, FieldInvalid, clean_phone
 
 PAGE_SIZE = 50
 
@@ -25,6 +25,10 @@ def guarantor_get(*, practice, pk) -> Patient:
 
 
 def patient_get_by_external_id(*, practice, external_id: str) -> Patient | None:
+    # No stored id is longer or holds a control character (the record checks refuse them), and
+    # PostgreSQL refuses NUL in a query: such an id names no one.
+    if len(external_id) > 64 or UNSAFE_TEXT.search(external_id):
+        return None
     return (Patient.objects.select_related("guarantor", "balance")
             .filter(practice=practice, external_id=external_id).first())
 

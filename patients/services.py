@@ -1,20 +1,23 @@
 """Writes for patients: the API's bulk upsert and the CSV import's lifecycle."""
 
+import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from practices.services import audit_record
 
-from .batch import BatchChecker
 from .csv_import import FileRefused, RowsChanged, csv_records, csv_validate
-from .models import ImportMode, ImportStatus, Patient, PatientImport
+from .guarantor_links import GuarantorLinks
+from .models import IMPORT_IN_PROGRESS, ImportMode, ImportStatus, Patient, PatientImport
 from .records import PatientRecord, record_from_json
 from .upsert import (
     GuarantorUnresolved,
@@ -26,9 +29,7 @@ from .upsert import (
 
 BULK_LIMIT = 10_000
 
-
-def _setting(name: str, default: int) -> int:
-    return getattr(settings, name, default)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,21 +40,21 @@ class BulkResult:
 
 def patients_bulk_upsert(*, practice, items: list) -> BulkResult:
     """Validate every record, apply the valid ones, report the others one by one."""
-    checker = BatchChecker(practice=practice)
+    links = GuarantorLinks(practice=practice)
     rejected: list[dict] = []
     records: dict[int, PatientRecord] = {}
     for index, item in enumerate(items):
         record, errors = record_from_json(item)
         if record is None:
-            checker.add_rejected(index, item.get("external_id") if isinstance(item, dict) else None)
+            links.add_rejected(index, item.get("external_id") if isinstance(item, dict) else None)
             rejected += [{"index": index, "field": e.field, "message": e.message} for e in errors]
             continue
-        duplicate = checker.add(index, record)
+        duplicate = links.add(index, record)
         if duplicate:
             rejected.append({"index": index, "field": duplicate.field, "message": duplicate.message})
             continue
         records[index] = record
-    for rejection in checker.finish():
+    for rejection in links.finish():
         records.pop(rejection.index, None)
         rejected.append({"index": rejection.index, "field": rejection.field, "message": rejection.message})
     with transaction.atomic():
@@ -97,7 +98,7 @@ def patient_import_create(*, practice, actor, upload) -> PatientImport:
     patient_import.save()
     audit_record(practice=practice, actor=actor, action="patients.import_uploaded",
                  target=f"import {patient_import.pk}", size=upload.size)
-    if upload.size <= _setting("PATIENT_IMPORT_INLINE_BYTES", 1_000_000):
+    if upload.size <= settings.PATIENT_IMPORT_INLINE_BYTES:
         return patient_import_validate(import_id=patient_import.pk)
     transaction.on_commit(lambda: patient_import_validate_task.delay(patient_import.pk))
     return patient_import
@@ -128,19 +129,30 @@ def patient_import_validate(*, import_id: int) -> PatientImport:
                                   on_bytes=lambda n: _progress_set(import_id, "Checking rows", n, size))
     except FileRefused as exc:
         changes.update(status=ImportStatus.INVALID, file_error=str(exc))
-    except (OSError, DatabaseError) as exc:
-        # Not the file's fault (storage or database trouble): say so rather than stay "checking".
-        changes.update(status=ImportStatus.INVALID,
-                       file_error=f"The file could not be checked ({type(exc).__name__}); upload it again.")
+    except Exception as exc:
+        # Not the file's fault (storage, the database, a fault of ours): end the check and say so,
+        # rather than stay "checking" for ever. The log names the exception, never a value.
+        logger.error("patient import %s: the check failed with %s", import_id, type(exc).__name__)
+        changes.update(status=ImportStatus.FAILED, finished_at=timezone.now(), failure=(
+            f"The file could not be checked ({type(exc).__name__}). Nothing was imported; upload it "
+            "again."))
     else:
         changes.update(
             status=ImportStatus.VALIDATED if report.valid_rows else ImportStatus.INVALID,
             total_rows=report.total_rows, valid_rows=report.valid_rows, error_count=report.error_count,
             errors=report.errors, rejected_rows=report.rejected_rows, preview=report.preview)
-    PatientImport.objects.filter(pk=import_id, status=ImportStatus.VALIDATING).update(**changes)
+    try:
+        PatientImport.objects.filter(pk=import_id, status=ImportStatus.VALIDATING).update(**changes)
+    except DatabaseError as exc:
+        logger.error("patient import %s: the check's result was not stored: %s", import_id,
+                     type(exc).__name__)
+        PatientImport.objects.filter(pk=import_id, status=ImportStatus.VALIDATING).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(),
+            failure="The result of the check could not be stored. Nothing was imported; upload the file "
+                    "again.")
     cache.delete(_progress_key(import_id))
     patient_import.refresh_from_db()
-    if patient_import.status == ImportStatus.INVALID:
+    if patient_import.status in (ImportStatus.INVALID, ImportStatus.FAILED):
         _normalized_path(patient_import).unlink(missing_ok=True)
     return patient_import
 
@@ -156,12 +168,13 @@ def patient_import_confirm(*, patient_import: PatientImport, actor, mode: str) -
     if mode not in ImportMode.values:
         raise ValidationError("Choose to import all rows or the valid rows.")
     claimed = PatientImport.objects.filter(pk=patient_import.pk, status=ImportStatus.VALIDATED,
-                                           valid_rows__gt=0).update(status=ImportStatus.QUEUED, mode=mode)
+                                           valid_rows__gt=0).update(status=ImportStatus.QUEUED, mode=mode,
+                                                                    confirmed_at=timezone.now())
     if not claimed:
         raise ValidationError("This file is not waiting for confirmation (already imported or refused).")
     audit_record(practice=patient_import.practice, actor=actor, action="patients.import_confirmed",
                  target=f"import {patient_import.pk}", mode=mode)
-    if patient_import.valid_rows <= _setting("PATIENT_IMPORT_INLINE_ROWS", 2000):
+    if patient_import.valid_rows <= settings.PATIENT_IMPORT_INLINE_ROWS:
         return patient_import_run(import_id=patient_import.pk)
     _progress_set(patient_import.pk, "Waiting for the worker", 0, patient_import.valid_rows)
     transaction.on_commit(lambda: patient_import_run_task.delay(patient_import.pk))
@@ -204,12 +217,15 @@ def patient_import_run(*, import_id: int) -> PatientImport:
             audit_record(practice=patient_import.practice, actor=patient_import.created_by,
                          action="patients.imported", target=f"import {import_id}",
                          created=counts.created, updated=counts.updated, unchanged=counts.unchanged)
-    except (FileRefused, RowsChanged, GuarantorUnresolved, StoredMeanwhile, DatabaseError, OSError) as exc:
+    except Exception as exc:
         failure = {
             GuarantorUnresolved: "Some guarantors were removed or changed since the file was checked.",
             StoredMeanwhile: "Some of its patients were stored by someone else while it ran.",
             RowsChanged: "The file no longer reads as it did when it was checked.",
+            FileRefused: "The file no longer reads as it did when it was checked.",
         }.get(type(exc), f"The import stopped ({type(exc).__name__}).")
+        # The log names the exception only: a database error's text may quote a patient's row.
+        logger.error("patient import %s: the import failed with %s", import_id, type(exc).__name__)
         PatientImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
             status=ImportStatus.FAILED, failure=failure + " Nothing was changed; upload the file again.",
             finished_at=timezone.now())
@@ -218,6 +234,38 @@ def patient_import_run(*, import_id: int) -> PatientImport:
     if patient_import.status in (ImportStatus.DONE, ImportStatus.FAILED):
         _normalized_path(patient_import).unlink(missing_ok=True)
     return patient_import
+
+
+def patient_imports_sweep() -> str:
+    """Fail the imports still checking or importing PATIENT_IMPORT_STUCK_SECONDS after they
+    began (a task lost with its worker, no worker running): each ends `failed` with the reason
+    instead of showing progress for ever. Runs with the due work (settings.DUE_WORK).
+
+    An import the worker is applying holds its row lock: it is skipped, and ends by itself.
+    """
+    limit = settings.PATIENT_IMPORT_STUCK_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=limit)
+    waited = f"{limit // 60} minutes" if limit % 60 == 0 else f"{limit} seconds"
+    reasons = {
+        ImportStatus.VALIDATING: f"The check did not finish within {waited}.",
+        ImportStatus.QUEUED: f"The import did not finish within {waited} (is the worker running?).",
+    }
+    with transaction.atomic():
+        began_before = (Q(status=ImportStatus.VALIDATING, created_at__lt=cutoff)
+                        | Q(status=ImportStatus.QUEUED, confirmed_at__lt=cutoff)
+                        | Q(status=ImportStatus.QUEUED, confirmed_at__isnull=True, created_at__lt=cutoff))
+        stuck = list(PatientImport.objects.select_for_update(skip_locked=True)
+                     .filter(began_before, status__in=IMPORT_IN_PROGRESS).values_list("pk", "status"))
+        for status, reason in reasons.items():
+            PatientImport.objects.filter(pk__in=[pk for pk, s in stuck if s == status], status=status).update(
+                status=ImportStatus.FAILED, failure=reason + " Nothing was changed; upload the file again.",
+                finished_at=timezone.now())
+    for pk, _ in stuck:
+        cache.delete(_progress_key(pk))
+        patient_import = PatientImport.objects.filter(pk=pk).only("file").first()
+        if patient_import is not None and patient_import.file:
+            _normalized_path(patient_import).unlink(missing_ok=True)
+    return f"{len(stuck)} stuck import{'' if len(stuck) == 1 else 's'} failed"
 
 
 def patient_ensure(*, practice, external_id: str, first_name: str, last_name: str) -> Patient:

@@ -36,8 +36,8 @@ def patient_list(request):
     template = "patients/index.html#results" if request.htmx else "patients/index.html"
     carried = form.carried()
     return render(request, template, {
-        "form": form, "patients": rows, "next_after": next_after, "page_by_post": bool(filters.q),
-        "carried": carried,
+        "form": form, "patients": rows, "next_after": next_after,
+        "page_by_post": any(name == "q" for name, _ in carried), "carried": carried,
         "next_query": urlencode([*carried, ("after", next_after)]), "first_query": urlencode(carried),
     })
 

@@ -84,11 +84,11 @@ class ValidationErrorOut(Schema):
 @router.post(
     "/applications/events",
     response={202: ApplicationEventOut, 200: ApplicationEventOut, 400: BadRequestOut, 401: ErrorOut,
-              422: ValidationErrorOut},
+              413: ErrorOut, 422: ValidationErrorOut},
     summary="Report an event of a patient's payment-plan application",
     description="202 when accepted; 200 when this event_id was accepted before (nothing changes). "
                 "Events may arrive late and out of order: what happens follows `occurred_at`. "
-                "400: the body is not JSON; 422: field errors.",
+                "400: the body is not JSON; 413: the body is too large; 422: field errors.",
 )
 def application_event_post(request, payload: ApplicationEventIn):
     try:

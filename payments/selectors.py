@@ -2,7 +2,7 @@
 one practice."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
@@ -151,6 +151,11 @@ def parse_payment_cursor(value: str) -> tuple[datetime, int] | None:
     except (ValueError, AttributeError, OverflowError):
         return None
     if moment.tzinfo is None or not 0 < number < 2**63:
+        return None
+    try:  # an offset that moves a calendar-edge time past year 1 or 9999 cannot be compared
+        if not 1900 <= moment.astimezone(UTC).year <= 2999:
+            return None
+    except OverflowError:
         return None
     return moment, number
 

@@ -18,12 +18,20 @@ class PracticeApiKey(HttpBearer):
 router = Router(tags=["practice"])
 
 
+class Unauthorized(Schema):
+    """The answer to a request without a valid API key (config/api.py)."""
+
+    error: str
+    detail: str
+
+
 class PracticeOut(Schema):
     name: str
     slug: str
     time_zone: str
 
 
-@router.get("/practice", response=PracticeOut, summary="The practice this API key belongs to")
+@router.get("/practice", response={200: PracticeOut, 401: Unauthorized},
+            summary="The practice this API key belongs to")
 def practice_whoami(request):
     return request.auth.practice

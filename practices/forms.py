@@ -1,3 +1,4 @@
+import functools
 import logging
 
 from django import forms
@@ -107,11 +108,17 @@ class PracticeSettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        import zoneinfo
-
-        zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
-                       and not z.startswith(("Etc/", "SystemV/")))
-        self.fields["time_zone"].choices = [(z, z.replace("_", " ")) for z in zones]
+        self.fields["time_zone"].choices = _time_zone_choices()
         for addon in ADDONS:
             self.fields[addon.field] = forms.BooleanField(required=False, label=addon.label,
                                                           help_text=addon.description)
+
+
+@functools.cache
+def _time_zone_choices() -> list[tuple[str, str]]:
+    # available_timezones() walks the zone files on disk (about 75 ms): once per process.
+    import zoneinfo
+
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z
+                   and not z.startswith(("Etc/", "SystemV/")))
+    return [(z, z.replace("_", " ")) for z in zones]

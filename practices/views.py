@@ -74,7 +74,10 @@ def office_switch(request):
     else:
         messages.error(request, _error_text(ValidationError(form.errors["practice"])))
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    # A path on this site only: redirect() would read a bare word as a view name, and a control
+    # character cannot go in a Location header.
+    if not (target.startswith("/") and target.isprintable()
+            and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())):
         target = "dashboard"
     return redirect(target)
 

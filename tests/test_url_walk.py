@@ -5,8 +5,19 @@ visitor must be sent to sign in. A new URL with a new kind of argument fails her
 argument is added to OBJECT_ARGS, so no screen escapes the check.
 """
 
+import os
+import subprocess
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
 import pytest
+from django.db import connection
+from django.http import QueryDict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.datastructures import MultiValueDict
 
 from practices.models import Membership
 from practices.services import api_key_create, team_invite
@@ -123,3 +134,124 @@ def test_practice_c_staff_never_gets_office_a_objects(client_of, world, method):
         assert "Lakeside Dental" not in body, (name, method)
         assert "staff.a@example.test" not in body, (name, method)
     assert Membership.objects.filter(practice=world.practice_a).count() == 2
+
+
+# --- hostile query strings and form values ---
+
+HOSTILE = [
+    "\x00", "\x1b[2J\r\n\t\u202e\u2066", str(2**63), "9" * 5000, "1e999999999", "\uff19\uff19",
+    "0001-01-01", "9999-12-31", "0001-01-01T00:00:00+05:00_1",
+    "9999-12-31T23:59:59-05:00_18446744073709551616",
+]
+HUGE_IDS = [2**63, 2**64, 10**30]
+# Marks of the two sources a view reads: the query string, and the form body.
+QUERY_MARK, BODY_MARK = "walk-query", "walk-body"
+
+
+@contextmanager
+def _names_read():
+    """(source, name) for each name a view reads from its query string ("query") or its form
+    body ("body"), told apart by the mark each carries."""
+    read: set[tuple[str, str]] = set()
+    originals = {name: getattr(MultiValueDict, name) for name in ("get", "getlist", "__getitem__")}
+
+    def recording(method):
+        def wrapper(self, key, *args, **kwargs):
+            if isinstance(self, QueryDict) and key not in (QUERY_MARK, BODY_MARK):
+                if dict.__contains__(self, QUERY_MARK):
+                    read.add(("query", key))
+                elif dict.__contains__(self, BODY_MARK):
+                    read.add(("body", key))
+            return originals[method](self, key, *args, **kwargs)
+        return wrapper
+
+    for method in originals:
+        setattr(MultiValueDict, method, recording(method))
+    try:
+        yield read
+    finally:
+        for method, original in originals.items():
+            setattr(MultiValueDict, method, original)
+
+
+def _discover(client, urls):
+    """url name -> (url, [(method, source, name)]): what each URL reads, each name once (a form
+    that reads the query string on GET and the body on POST is tried on GET)."""
+    found = {}
+    for name, url in urls:
+        inputs = []
+        for method in ("get", "post"):
+            with _names_read() as read:
+                getattr(client, method)(f"{url}?{QUERY_MARK}=1", {BODY_MARK: "1"} if method == "post" else {})
+            inputs += [(method, source, key) for source, key in sorted(read)
+                       if key not in {k for _, _, k in inputs}]
+        found[name] = (url, inputs)
+    # URLs that read exactly the same names share the code that reads them (the queue, history
+    # and errors lists): the first is tried. A name most URLs read (the middleware's) is tried on
+    # the first URL that reads it.
+    seen_sets = set()
+    for _, inputs in found.values():
+        names = frozenset(key for _, _, key in inputs)
+        if names in seen_sets:
+            inputs.clear()
+        seen_sets.add(names)
+    counts = Counter(key for _, inputs in found.values() for _, _, key in inputs)
+    shared = {key for key, n in counts.items() if n > len(found) // 2}
+    done: set[str] = set()
+    for _, inputs in found.values():
+        kept = []
+        for method, source, key in inputs:
+            if key in shared:
+                if key in done:
+                    continue
+                done.add(key)
+            kept.append((method, source, key))
+        inputs[:] = kept
+    return found
+
+
+def test_no_portal_url_answers_500_to_hostile_values_in_what_it_reads(client_of, world):
+    """Each URL, signed in as an admin of the office that owns its objects: first a GET and a POST
+    to learn which names it reads (from the query string or the form body), then every hostile
+    value in each of them alone; ids past 64 bits in the path. It never answers 500."""
+    from practices.models import Practice
+
+    # The office furthest east of UTC: its midnight of 0001-01-01 is in the year 0 in UTC.
+    Practice.objects.filter(pk=world.practice_a.pk).update(time_zone="Pacific/Kiritimati")
+    client = client_of(world.admin_ab, office="lakeside")
+    client.raise_request_exception = False
+    errors, tried = [], set()
+    for name, (url, inputs) in _discover(client, _portal_urls(world)).items():
+        for method, source, key in inputs:
+            for value in HOSTILE:
+                if source == "query":
+                    response = getattr(client, method)(f"{url}?{urlencode({key: value})}")
+                else:
+                    response = client.post(url, {key: value})
+                tried.add((name, key))
+                if response.status_code >= 500:
+                    errors.append((name, method, key, value[:40], response.status_code))
+        kwargs = get_resolver().resolve(url).kwargs
+        for arg in kwargs:
+            for huge in HUGE_IDS:
+                response = client.get(reverse(name, kwargs={**kwargs, arg: huge}))
+                if response.status_code >= 500:
+                    errors.append((name, "get", arg, huge, response.status_code))
+    names_tried = {key for _, key in tried}
+    assert {"q", "after", "date_to", "date_from", "ids", "page", "twilio_messaging_service_sid",
+            "time_zone"} <= names_tried
+    assert not errors, errors
+
+
+def test_the_embedded_default_on_sqlite_answers_no_500_to_the_same_values(tmp_path):
+    """SQLite converts every time to UTC in Python and refuses integers past 64 bits: the walk
+    above, run again in the embedded default's settings."""
+    if connection.vendor == "sqlite":
+        pytest.skip("this is the run on SQLite")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+         f"{__file__}::test_no_portal_url_answers_500_to_hostile_values_in_what_it_reads"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout

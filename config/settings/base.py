@@ -170,7 +170,15 @@ DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
     "payments.bulk_requests.hooks.bulk_requests_due",  # the day's request lists, campaigns' outcomes
     "notifications.dispatch.dispatch_due",
+    "patients.services.patient_imports_sweep",  # imports stuck past PATIENT_IMPORT_STUCK_SECONDS
 ]
+
+# Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
+# the web request; larger ones by the worker. An import still checking or importing after
+# PATIENT_IMPORT_STUCK_SECONDS (a lost task, no worker) is failed by the due-work sweep.
+PATIENT_IMPORT_INLINE_BYTES = env_int("PATIENT_IMPORT_INLINE_BYTES", 1_000_000, minimum=0)
+PATIENT_IMPORT_INLINE_ROWS = env_int("PATIENT_IMPORT_INLINE_ROWS", 2000, minimum=0)
+PATIENT_IMPORT_STUCK_SECONDS = env_int("PATIENT_IMPORT_STUCK_SECONDS", 60 * 60, minimum=60)
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",

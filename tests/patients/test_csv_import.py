@@ -187,7 +187,7 @@ def test_a_large_file_is_checked_and_imported_by_the_worker_with_progress(
 
 
 def test_awkward_text_survives_the_import_exactly(admin, world):
-    names = ['O\'Brien, "Jr"', "Back\\slash\tTab", "Two\nLines", "Zoë 李", "NULL", "\\N"]
+    names = ['O\'Brien, "Jr"', "Back\\slash\\t", "Semi;colon|pipe", "Zoë 李", "NULL", "\\N"]
     rows = [[f"W{i}", name, name, "", "", "", "", ""] for i, name in enumerate(names)]
     upload(admin, csv_bytes(rows))
     imp = _last_import()
@@ -203,4 +203,21 @@ def test_a_file_that_cannot_be_read_ends_the_check_with_a_message(world):
     lost = PatientImport.objects.create(practice=world.practice_a, file="patient-imports/gone.csv",
                                         original_name="gone.csv", size=10)
     checked = patient_import_validate(import_id=lost.pk)
-    assert checked.status == ImportStatus.INVALID and "could not be checked" in checked.file_error
+    assert checked.status == ImportStatus.FAILED and "could not be checked" in checked.failure
+
+
+def test_the_import_limits_are_settings_an_operator_sets_in_the_environment(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("from django.conf import settings as s; print(s.PATIENT_IMPORT_INLINE_BYTES, "
+              "s.PATIENT_IMPORT_INLINE_ROWS, s.PATIENT_IMPORT_STUCK_SECONDS)")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path),
+           "PATIENT_IMPORT_INLINE_BYTES": "5000", "PATIENT_IMPORT_INLINE_ROWS": "7"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", script],
+                            cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5000", "7", "3600"]

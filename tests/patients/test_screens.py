@@ -150,7 +150,15 @@ def test_another_practices_patients_are_404(client_of, world, families):
     assert "Reyes" in c_client.get(reverse("patients")).content.decode()  # C's own copy
 
 
-def test_a_patients_local_time_zone_falls_back_to_the_practices(world, families):
-    assert str(families["F1-g"].local_tz) == "America/Chicago"  # given by the PMS
-    families["F1-kid1"].practice.time_zone = "America/Denver"
-    assert str(families["F1-kid1"].local_tz) == "America/Denver"  # the office's
+def test_a_search_too_long_to_apply_is_refused_on_the_form_and_kept_out_of_every_link(
+        client_of, world, families, monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    client = client_of(world.staff_a)
+    term = "Okafor" + "x" * 120
+    url = reverse("patients")
+    for response in (client.post(url, {"q": term}), client.get(url, {"q": term})):
+        body = response.content.decode()
+        assert "at most 100 characters" in body
+        assert response.context["next_after"]  # there is a next page, and its link
+        assert not [link for link in re.findall(r'(?:href|hx-get|hx-post|action)="([^"]*)"', body)
+                    if "xxxxxxxxxx" in link]

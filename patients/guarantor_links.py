@@ -22,13 +22,13 @@ _LOOKUP_CHUNK = 2000
 
 
 @dataclass(slots=True)
-class BatchRejection:
+class LinkRejection:
     index: int  # the record's index (API) or row number (CSV)
     field: str
     message: str
 
 
-class BatchChecker:
+class GuarantorLinks:
     def __init__(self, *, practice, guarantor_field: str = "guarantor_external_id",
                  id_field: str = "external_id", where: str = "index"):
         self.practice = practice
@@ -43,15 +43,15 @@ class BatchChecker:
         if isinstance(external_id, str) and external_id.strip():
             self.rejected.setdefault(external_id.strip(), index)
 
-    def add(self, index: int, record: PatientRecord) -> BatchRejection | None:
+    def add(self, index: int, record: PatientRecord) -> LinkRejection | None:
         """Note a record that passed its own checks; a repeated id is rejected at once."""
         return self.add_ids(index, record.external_id, record.guarantor_external_id)
 
-    def add_ids(self, index: int, external_id: str, guarantor_external_id: str) -> BatchRejection | None:
+    def add_ids(self, index: int, external_id: str, guarantor_external_id: str) -> LinkRejection | None:
         """add() for a record given by its id and its guarantor's (its own for a guarantor)."""
         seen = self.valid.get(external_id)
         if seen is not None:
-            return BatchRejection(index, self.id_field,
+            return LinkRejection(index, self.id_field,
                                   f"{external_id!r} appears again (first at {self.where} {seen[0]})")
         is_guarantor = guarantor_external_id == external_id
         self.valid[external_id] = (index, is_guarantor)
@@ -59,7 +59,7 @@ class BatchChecker:
             self.refs.append((index, external_id, guarantor_external_id))
         return None
 
-    def finish(self) -> list[BatchRejection]:
+    def finish(self) -> list[LinkRejection]:
         """Resolve every guarantor link; returns the records rejected for their link."""
         stored = self._stored_guarantor_flags({g for _, _, g in self.refs if g not in self.valid})
         rejections = []
@@ -75,7 +75,7 @@ class BatchChecker:
             elif not stored[guarantor]:
                 message = f"{guarantor!r} is not a guarantor (their own guarantor)"
             if message:
-                rejections.append(BatchRejection(index, self.guarantor_field, message))
+                rejections.append(LinkRejection(index, self.guarantor_field, message))
                 del self.valid[external_id]
         return rejections
 
