@@ -16,6 +16,7 @@ from . import fixes, selectors, snoozes
 from .campaigns import Selection, payment_requests_preview, payment_requests_send
 from .eligibility import Terms, explain
 from .forms import (
+    MAX_ID,
     ListQueryForm,
     ListSearchForm,
     QuickAddForm,
@@ -181,10 +182,11 @@ def _snooze_targets(request, form) -> list[int]:
 
 
 def _snooze_who(request, form) -> dict:
-    guarantor_id = form["guarantor"].value()
-    if form["scope"].value() == SnoozeForm.ONE and guarantor_id and str(guarantor_id).isdigit() \
-            and int(guarantor_id) < 2**63:
-        return {"who": selectors.guarantor_name(practice=request.practice, pk=int(guarantor_id))}
+    """Whom the form snoozes, named for its heading: one of the office's guarantors, or none."""
+    text = str(form["guarantor"].value() or "")
+    if form["scope"].value() == SnoozeForm.ONE and text.isascii() and text.isdigit() and len(text) <= 19 \
+            and 0 < int(text) <= MAX_ID:
+        return {"who": selectors.guarantor_name(practice=request.practice, pk=int(text))}
     return {"who": None}
 
 
