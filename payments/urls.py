@@ -12,6 +12,7 @@ urlpatterns = [
     path("guarantors/<int:guarantor_id>/links/", views.quickpay_link_create, name="quickpay_link_create"),
     path("links/<int:link_id>/revoke/", views.quickpay_link_revoke, name="quickpay_link_revoke"),
     path("requests/", requests.request_list, name="payment_requests"),
+    path("requests/counts/", requests.request_list_counts, name="payment_requests_counts"),
     path("requests/make/", requests.request_list_make_now, name="payment_requests_make"),
     path("requests/select/", requests.request_select, name="payment_requests_select"),
     path("requests/send/", requests.request_send, name="payment_requests_send"),

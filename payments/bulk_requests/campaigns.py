@@ -36,6 +36,7 @@ from ..models import (
     RequestListEntry,
     UndeliverableReason,
 )
+from ..bulk_insert import rows_insert
 from ..quickpay import LinkRequest, quickpay_links_mint
 from .contact import Person, people_for
 from .eligibility import Terms, entries_passing
@@ -148,10 +149,31 @@ def _queue(*, practice, planned: list[tuple[PaymentRequestCampaign, Person, list
     return messages
 
 
+@dataclass
+class _Started:
+    """A campaign of a send, before and after its row is written (a model instance per
+    guarantor cost a tenth of a 10,000-guarantor send)."""
+
+    guarantor_id: int
+    row: tuple  # in _CAMPAIGN_COLUMNS order
+    request_at: datetime | None
+    pk: int | None = None
+    attempt: int = 1
+
+    def message_key(self, step: int) -> str:
+        return f"payreq:{self.pk}:{self.attempt}:{step}"
+
+
+_CAMPAIGN_COLUMNS = ["practice", "guarantor", "started_at", "started_on", "started_by", "state", "state_at",
+                     "channel", "address", "fixed_number", "reminders", "request_at", "ends_at",
+                     "undeliverable_reason"]
+
+
 def payment_requests_send(*, practice, actor, request_list: RequestList, selection: Selection) -> SendPlan:
     """Start a campaign for every chosen guarantor still pending (see the module's docstring)."""
     if not practice.addon_online_payments:
         raise ValidationError("Online payments (QuickPay) are off for this office: payment requests need them.")
+    actor_id = actor.pk if actor is not None else None
     with transaction.atomic():
         payment_settings = settings_locked(practice)
         terms = Terms.of(practice, payment_settings)
@@ -163,26 +185,28 @@ def payment_requests_send(*, practice, actor, request_list: RequestList, selecti
         spread = Spread(practice=practice, cap=payment_settings.request_hourly_cap, now=now)
         people = people_for(practice=practice, guarantor_ids=targets)
         reminders, days = payment_settings.request_reminders, payment_settings.request_reminder_days
-        campaigns, schedule = [], []
+        started, schedule = [], []
         for guarantor_id in targets:
             person = people[guarantor_id]
             contact = person.contact
-            campaign = PaymentRequestCampaign(
-                practice=practice, guarantor_id=guarantor_id, started_at=now, started_on=terms.today,
-                started_by=actor if actor and actor.pk else None, state_at=now, channel=contact.channel,
-                address=contact.address, fixed_number=contact.fixed)
             if contact.channel:
                 times = _plan_times(spread, reminders, days)
-                campaign.reminders, campaign.request_at = reminders, times[0]
-                campaign.ends_at = times[-1] + timedelta(days=days)
+                row = (practice.pk, guarantor_id, now, terms.today, actor_id, CampaignState.ACTIVE, now,
+                       contact.channel, contact.address, contact.fixed, reminders, times[0],
+                       times[-1] + timedelta(days=days), "")
+                campaign = _Started(guarantor_id, row, times[0])
                 schedule.append((campaign, person, times))
             else:
-                campaign.state = CampaignState.UNDELIVERABLE
-                campaign.undeliverable_reason = contact.missing
-            campaigns.append(campaign)
+                row = (practice.pk, guarantor_id, now, terms.today, actor_id, CampaignState.UNDELIVERABLE, now,
+                       "", "", False, 0, None, None, contact.missing)
+                campaign = _Started(guarantor_id, row, None)
+            started.append(campaign)
             plan.by_channel[contact.channel] += 1
-        PaymentRequestCampaign.objects.bulk_create(campaigns, batch_size=CHUNK)
-        plan.campaigns = len(campaigns)
+        ids = dict((guarantor_id, pk) for pk, guarantor_id in rows_insert(
+            PaymentRequestCampaign, _CAMPAIGN_COLUMNS, [c.row for c in started], returning=("id", "guarantor")))
+        for campaign in started:
+            campaign.pk = ids[campaign.guarantor_id]
+        plan.campaigns = len(started)
         plan.messages = _queue(practice=practice, planned=schedule)
         if schedule:
             plan.first_at, plan.last_at = schedule[0][0].request_at, schedule[-1][0].request_at

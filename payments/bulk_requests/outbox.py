@@ -33,6 +33,8 @@ from notifications.models import (
 )
 from notifications.statements import run
 
+from ..bulk_insert import run_arrays
+
 KIND = "payment_request"
 ADDON = "online_payments"
 CHUNK = 2000
@@ -66,7 +68,7 @@ _COLUMNS = ("recipient_id", "recipient_name", "recipient_time_zone", "consent", 
 _TYPES = ("bigint", "varchar", "varchar", "boolean", "varchar", "varchar", "varchar", "text", "varchar",
           "timestamptz", "varchar", "varchar", "varchar")
 _PG_INSERT = " ".join([  # composed from the constants above, no input
-    f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)})),",
+    f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in _TYPES)})),",
     f"ins AS (INSERT INTO {_TABLE} (practice_id, recipient_kind, kind, addon, html_body, status, reason_code,",
     "attempts, sender, provider_message_id, last_error, archived, created_at, updated_at, first_due_at,",
     f"{', '.join(_COLUMNS)}) SELECT %s, 'patient', %s, %s, '', %s, '', 0, '', '', '', false, %s, %s,",
@@ -93,8 +95,8 @@ def _due(message: RequestMessage, now: datetime) -> datetime:
 def _insert_postgresql(practice_id: int, rows: list[RequestMessage], now: datetime) -> list[tuple]:
     columns = [[getattr(m, c) for m in rows] for c in _COLUMNS]
     columns[_COLUMNS.index("send_at")] = [_due(m, now).astimezone(UTC) for m in rows]
-    return run(_PG_INSERT, [*columns, practice_id, KIND, ADDON, Status.QUEUED, now, now,
-                            Status.QUEUED, now, now])
+    return run_arrays(_PG_INSERT, [*columns, practice_id, KIND, ADDON, Status.QUEUED, now, now,
+                                   Status.QUEUED, now, now])
 
 
 def _insert_generic(practice_id: int, rows: list[RequestMessage], now: datetime) -> list[tuple]:

@@ -42,7 +42,7 @@ def _local(moment) -> str:
     return dateformat.format(timezone.localtime(moment), "M j, g:i A T") if moment else ""
 
 
-def _list_context(request, *, tab: str, after: int | None, **extra) -> dict:
+def _list_context(request, *, tab: str, after: int | None, counts: bool = False, **extra) -> dict:
     practice = request.practice
     terms = Terms.of(practice)
     request_list = request_list_today(practice=practice, today=terms.today)
@@ -51,23 +51,43 @@ def _list_context(request, *, tab: str, after: int | None, **extra) -> dict:
     if request_list is not None and request_list.made_at is not None:
         selection = selection_get(request, request_list)
         page = selectors.list_page(practice=practice, request_list=request_list, terms=terms, tab=tab, after=after)
-        counts = selectors.list_counts(request_list=request_list, terms=terms)
         for row in page.rows:
             row.selected = row.pending and is_selected(selection, row.guarantor.pk)
-        context.update(page=page, counts=counts, selection=selection,
-                       selected_count=(max(0, counts["pending"] - len(selection.excluded)) if selection.everyone
-                                       else len(selection.ids)))
+        context.update(page=page, selection=selection, **_counts_context(request_list, terms, selection, counts))
     return context
+
+
+def _counts_context(request_list, terms, selection, counts: bool) -> dict:
+    """The tab counts and the selection's size. Counting the pending guarantors asks every rule
+    of every entry, so a page leaves it to a request of its own made after it loads (`counts`
+    False); the page then shows the selection's size only when it is a number of ticks."""
+    figures = selectors.list_counts(request_list=request_list, terms=terms) if counts else None
+    if not selection.everyone:
+        selected = len(selection.ids)
+    else:
+        selected = max(0, figures["pending"] - len(selection.excluded)) if figures else None
+    return {"counts": figures, "selected_count": selected}
 
 
 @addon_required(ADDON)
 def request_list(request):
     form = ListQueryForm(request.GET)
     tab, after = form.values()
-    context = _list_context(request, tab=tab, after=after, query_error=bool(form.errors))
-    template = "payments/requests/list.html#selection" if request.htmx and request.GET.get("part") else \
-        "payments/requests/list.html"
-    return render(request, template, context)
+    context = _list_context(request, tab=tab, after=after, query_error=bool(form.errors),
+                            counts=request.GET.get("counts") == "1")  # without JavaScript, on demand
+    return render(request, "payments/requests/list.html", context)
+
+
+@addon_required(ADDON)
+def request_list_counts(request):
+    """The tab counts and the size of a select-all, swapped into the page after it loads."""
+    request_list = request_list_today(practice=request.practice)
+    if request_list is None or request_list.made_at is None:
+        return render(request, "payments/requests/list.html#counts", {"counts": None})
+    terms = Terms.of(request.practice)
+    selection = selection_get(request, request_list)
+    return render(request, "payments/requests/list.html#counts",
+                  {"selection": selection, **_counts_context(request_list, terms, selection, True)})
 
 
 @addon_required(ADDON)
@@ -99,8 +119,9 @@ def request_select(request):
         return redirect(_list_url())
     tab = form.cleaned_data["tab"] or "pending"
     if request.htmx:
-        return render(request, "payments/requests/list.html#selection",
-                      _list_context(request, tab=tab, after=None))
+        request_list = request_list_today(practice=request.practice)
+        return render(request, "payments/requests/list.html#selection", {
+            "selection": selection, **_counts_context(request_list, None, selection, False)})
     return redirect(_list_url(tab, form.cleaned_data["goto"]))
 
 
