@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _triggers_ensure(sender, using, **kwargs):
+    from django.db import connections
+
+    from .triggers import sqlite_ensure
+
+    sqlite_ensure(connections[using])
 
 
 class NotificationsConfig(AppConfig):
@@ -11,3 +20,4 @@ class NotificationsConfig(AppConfig):
         from .provider_events import email_tracking_receiver
 
         tracking.connect(email_tracking_receiver, dispatch_uid="notifications.email_tracking")
+        post_migrate.connect(_triggers_ensure, sender=self, dispatch_uid="notifications.triggers")

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from .models import Channel, MessagingSettings, Notification, OptOut, ReasonCode
 from .quiet_hours import allowed_window, next_allowed
-from .statements import among, run
+from .sql import among, run
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
 _TABLE = Notification._meta.db_table

@@ -30,8 +30,10 @@ WAITING_STATUSES = (Status.QUEUED, Status.QUEUEING_ERROR, Status.UNDELIVERABLE_R
 QUEUE_STATUSES = (*WAITING_STATUSES, Status.SENDING)
 ERROR_STATUSES = (Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT,
                   Status.DELIVERY_ERROR, Status.QUEUEING_ERROR)
-FINAL_STATUSES = (Status.SENT, Status.DELIVERED, Status.UNDELIVERABLE_PERMANENT,
-                  Status.DELIVERY_ERROR, Status.WILL_NOT_SEND, Status.CANCELLED)
+# What staff (and the engine's callers) may still stop: anything not yet handed to a provider,
+# and failures. A claimed row whose provider call has not begun can be stopped too (see
+# Notification.can_cancel and services.notification_cancel).
+CANCELLABLE_STATUSES = (*WAITING_STATUSES, Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
 
 
 class ReasonCode(models.TextChoices):
@@ -88,7 +90,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The send lease: while `status` is sending, the row belongs to whoever claimed it until
     # `lease_expires_at`. `attempt_started_at` is set (by a conditional UPDATE) just before the
-    # provider call; the reclaim rule in dispatch.py depends on the difference.
+    # provider call; the reclaim rule in notifications/dispatch/ depends on the difference.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     sender = models.CharField(max_length=80, blank=True)
@@ -112,10 +114,10 @@ class Notification(models.Model):
             models.Index(fields=["practice", "-created_at", "-id"], name="notif_history_idx"),
             models.Index(fields=["practice", "status", "-created_at", "-id"],
                          name="notif_status_idx"),
-            # Frequency cap: SMS/voice sends per recipient in a window.
+            # One recipient's rows: the frequency cap (SMS/voice sends in a window, by sent_at),
+            # the recipient filter of the history and a patient's history panel.
             models.Index(fields=["practice", "recipient_kind", "recipient_id", "sent_at"],
-                         name="notif_recipient_sent_idx",
-                         condition=Q(channel__in=["sms", "voice"], sent_at__isnull=False)),
+                         name="notif_recipient_idx"),
             models.Index(fields=["provider_message_id"], name="notif_provider_id_idx",
                          condition=~Q(provider_message_id="")),
         ]
@@ -129,13 +131,9 @@ class Notification(models.Model):
         return f"{self.channel} {self.kind} #{self.pk}"
 
     @property
-    def is_waiting(self) -> bool:
-        return self.status in WAITING_STATUSES
-
-    @property
     def can_cancel(self) -> bool:
-        return self.status in WAITING_STATUSES or self.status in (
-            Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR)
+        return self.status in CANCELLABLE_STATUSES or (
+            self.status == Status.SENDING and self.attempt_started_at is None)
 
 
 class NotificationDue(models.Model):
@@ -146,7 +144,7 @@ class NotificationDue(models.Model):
     touching two small indexes instead of the wide notification row and all of its indexes;
     the task that gets the ids claims the notification rows themselves and clears their
     entries. An entry whose notification no longer waits is dropped by the next task that gets
-    it. See notifications/dispatch.py.
+    it. See notifications/dispatch/.
     """
 
     notification = models.OneToOneField(Notification, primary_key=True, on_delete=models.CASCADE,
@@ -158,6 +156,92 @@ class NotificationDue(models.Model):
 
     def __str__(self):
         return f"notification {self.notification_id} due {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotificationCount(models.Model):
+    """How many of a practice's notifications are in each status: the history's counts.
+
+    One row per practice, stretch of creation time (`span` seconds from `bucket`, in seconds
+    since 1970 UTC: a quarter of an hour, a day, 32 days) and the dimensions the screens filter
+    on (status, channel, kind, archived). A count over any run of whole quarter hours sums a
+    few rows of each span instead of counting millions of notifications (notifications/counts.py).
+    Only `counts.notification_counts_compact` writes here, folding in NotificationCountChange.
+    """
+
+    practice_id = models.BigIntegerField()  # no constraint: rows outlive nothing they describe
+    span = models.IntegerField()
+    bucket = models.BigIntegerField()
+    status = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8)
+    kind = models.CharField(max_length=40)
+    archived = models.BooleanField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["practice_id", "span", "bucket", "status", "channel", "kind", "archived"],
+            name="notif_count_key")]
+
+    def __str__(self):
+        return f"{self.n} {self.status} {self.channel} {self.kind} from {self.bucket} ({self.span} s)"
+
+
+class NotificationCountChange(models.Model):
+    """A change to NotificationCount not folded in yet: +n or -n notifications of a quarter hour.
+
+    Written by the database itself, in the transaction of every statement that inserts,
+    updates or deletes notifications (triggers made by migration 0007: per statement with
+    transition tables on PostgreSQL, per row on SQLite), so no writer can forget the counts.
+    Rows are only ever inserted, so concurrent writers never wait for each other here; the
+    due-work job `counts.notification_counts_compact` folds them into NotificationCount.
+    """
+
+    practice_id = models.BigIntegerField()
+    bucket = models.BigIntegerField()  # the quarter hour (900 s) of the notifications' created_at
+    status = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8)
+    kind = models.CharField(max_length=40)
+    archived = models.BooleanField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["practice_id", "bucket"], name="notif_count_change_idx")]
+
+    def __str__(self):
+        return f"{self.n:+d} {self.status} {self.channel} {self.kind} at {self.bucket}"
+
+
+class NotificationRecipient(models.Model):
+    """What the history's recipient filter searches: search keys of the people a practice's
+    notifications went to, a few per person instead of one per message.
+
+    A key is "N " and a name from the start of one of its words on, or "A " and an address, in
+    upper case: "Maria de la Cruz" gives "N MARIA DE LA CRUZ", "N DE LA CRUZ", "N LA CRUZ" and
+    "N CRUZ", so a term matches a name where one of its words starts with the term (the patient
+    search's rule too), through an index range on (practice, key), whatever the size of the
+    history. Written by the database in the transaction of every statement that inserts
+    notifications or changes their recipient (notifications/triggers.py).
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    recipient_kind = models.CharField(max_length=16, choices=RecipientKind.choices)
+    recipient_id = models.BigIntegerField()
+    key = models.CharField(max_length=260)
+
+    class Meta:
+        # Not unique: the triggers add a key only where the person has none alike, without
+        # waiting for other writers' uncommitted rows (two imports adding the same people in a
+        # different order could otherwise deadlock); a rare duplicate changes no search.
+        indexes = [models.Index(fields=["practice", "recipient_kind", "recipient_id"],
+                                name="notif_recipient_person_idx"),
+                   # The pattern operator class lets PostgreSQL answer LIKE 'TERM%' with an
+                   # index range whatever the database's collation (ignored on SQLite).
+                   models.Index(fields=["practice", "key"], name="notif_recipient_key_idx",
+                                opclasses=["", "varchar_pattern_ops"])]
+
+    def __str__(self):
+        return f"{self.recipient_kind} {self.recipient_id}: {self.key}"
 
 
 class NotificationEvent(models.Model):

@@ -2,13 +2,13 @@
 tracking events. Each is applied once (WebhookReceipt) and appends a status event."""
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .channels.sms import PERMANENT_CODES
+from .dispatch import retry_backoff
 from .due import due_set
 from .models import (
     Channel,
@@ -56,8 +56,7 @@ def _move(n: Notification, status: str, detail: str, *, error: str = "") -> bool
         else:
             # Not delivered and worth another try: it waits as a row for the dispatcher.
             fields["attempt_started_at"] = None
-            fields["send_at"] = timezone.now() + timedelta(
-                seconds=settings.NOTIFICATIONS_RETRY_BASE_SECONDS * (2 ** max(0, n.attempts - 1)))
+            fields["send_at"] = timezone.now() + retry_backoff(n.attempts)
     if Notification.objects.filter(pk=n.pk, status=n.status).update(**fields) and "send_at" in fields:
         due_set([(n.pk, fields["send_at"])])  # waits for its next attempt
     NotificationEvent.objects.create(notification=n, status=status, detail=detail[:500])

@@ -33,9 +33,6 @@ class SandboxTextChannel:
     def __init__(self, name: str):
         self.name = name
 
-    def open(self):
-        pass
-
     def close(self):
         pass
 

@@ -1,12 +1,23 @@
 """Reads for the current practice: the outbox screens and the dev outbox."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ERROR_STATUSES, QUEUE_STATUSES, Notification, SandboxMessage, Status
+from .counts import counted
+from .models import (
+    ERROR_STATUSES,
+    QUEUE_STATUSES,
+    Notification,
+    NotificationRecipient,
+    RecipientKind,
+    SandboxMessage,
+    Status,
+)
 
 PAGE_SIZE = 50
 # The columns a list row shows: the body and HTML stay in the table until a row is opened.
@@ -52,24 +63,67 @@ VIEWS = {
 }
 
 
+# A search term that more people than this match is searched in the notifications themselves:
+# its matches are common, so the newest page of them is found by reading the newest rows.
+RECIPIENT_MATCH_LIMIT = 500
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _as_key(term: str) -> str:
+    """A search term spelt as the keys are: upper case, as the database's upper() makes it
+    (SQLite's changes ASCII letters only)."""
+    return term.translate(_ASCII_UPPER) if connection.vendor == "sqlite" else term.upper()
+
+
+def _recipient_filter(*, practice, term: str) -> Q:
+    """The recipient filter: `#id` is a recipient's id; other terms match a name one of whose
+    words starts with the term, or an address equal to it, in any case ("garc" finds Maria
+    Garcia, "maria g" too; "arcia" does not).
+
+    The people who match are found first by their keys (NotificationRecipient: an index range
+    per term), so that their messages are read by the recipient index instead of searching the
+    whole history.
+    """
+    term = " ".join(term.split())
+    if term.startswith("#") and term[1:].isdigit():
+        return Q(recipient_kind__in=RecipientKind.values, recipient_id=int(term[1:]))
+    wanted = (Q(recipient_name__istartswith=term) | Q(recipient_name__icontains=f" {term}")
+              | Q(address__iexact=term))
+    key = _as_key(term)
+    found = list(NotificationRecipient.objects.filter(practice=practice)
+                 .filter(Q(key__startswith=f"N {key}") | Q(key=f"A {key}"))
+                 .values_list("recipient_kind", "recipient_id")[:2 * RECIPIENT_MATCH_LIMIT + 1])
+    people: dict[str, set] = {}
+    for kind, recipient_id in found:
+        people.setdefault(kind, set()).add(recipient_id)
+    if len(found) > 2 * RECIPIENT_MATCH_LIMIT or sum(map(len, people.values())) > RECIPIENT_MATCH_LIMIT:
+        return wanted
+    whose = Q(pk__in=[])
+    for kind, ids in people.items():
+        whose |= Q(recipient_kind=kind, recipient_id__in=sorted(ids))
+    return whose & wanted
+
+
+def _matching(*, practice, view: str, filters: Filters) -> dict:
+    """The lookups of the view and the filters that the counters can answer too."""
+    where = dict(VIEWS[view])
+    for name in ("kind", "channel", "status"):
+        if getattr(filters, name):
+            where[name] = getattr(filters, name)
+    return where
+
+
 def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Notification]:
-    qs = Notification.objects.filter(practice=practice, **VIEWS[view])
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.channel:
-        qs = qs.filter(channel=filters.channel)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
+    qs = Notification.objects.filter(practice=practice, **_matching(practice=practice, view=view,
+                                                                     filters=filters))
     if filters.date_from:
         qs = qs.filter(created_at__gte=filters.date_from)
     if filters.date_to:
         qs = qs.filter(created_at__lt=filters.date_to)
-    if filters.recipient:
-        term = filters.recipient.strip()
-        if term.startswith("#") and term[1:].isdigit():
-            qs = qs.filter(recipient_id=int(term[1:]))
-        else:
-            qs = qs.filter(Q(recipient_name__icontains=term) | Q(address__iexact=term))
+    if filters.recipient.strip():
+        qs = qs.filter(_recipient_filter(practice=practice, term=filters.recipient))
     return qs
 
 
@@ -106,9 +160,33 @@ def notification_page(qs: QuerySet[Notification], *, after: str = "") -> KeysetP
                       has_previous=bool(position))
 
 
-def status_counts(qs: QuerySet[Notification]) -> list[dict]:
-    """Count and share of each status in the filtered set, in the order of Status."""
-    counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+def _by_status(qs: QuerySet[Notification]) -> Counter:
+    return Counter(dict(qs.order_by().values_list("status").annotate(n=Count("id"))))
+
+
+def status_counts(*, practice, view: str, filters: Filters,
+                  rows: QuerySet[Notification] | None = None) -> list[dict]:
+    """Count and share of each status among the view's notifications that match the filters, in
+    the order of Status.
+
+    Read from the counters (counts.py) for every filter they know: view, kind, channel, status,
+    dates. A recipient filter narrows the set to a few people, whose rows are counted directly
+    (`rows`: the list's own queryset, when the caller has it already).
+    """
+    if filters.recipient.strip():
+        if rows is None:
+            rows = notification_list(practice=practice, view=view, filters=filters)
+        counts = _by_status(rows)
+    else:
+        where = _matching(practice=practice, view=view, filters=filters)
+        exact = Filters(**{**filters.__dict__, "date_from": None, "date_to": None})
+
+        def count_rows(start, end):
+            return _by_status(notification_list(practice=practice, view=view, filters=exact)
+                              .filter(created_at__gte=start, created_at__lt=end))
+
+        counts = counted(practice_id=practice.pk, where=where, start=filters.date_from,
+                         end=filters.date_to, exact=count_rows)
     total = sum(counts.values())
     return [{"status": value, "label": label, "count": counts.get(value, 0),
              "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0.0}

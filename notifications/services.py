@@ -17,7 +17,8 @@ from practices.services import audit_record
 
 from .due import due_set
 from .models import (
-    WAITING_STATUSES,
+    CANCELLABLE_STATUSES,
+    ERROR_STATUSES,
     Channel,
     Notification,
     NotificationDue,
@@ -131,8 +132,7 @@ def notification_cancel(*, notification, actor=None,
     if reason_code not in ReasonCode.values:
         raise ValidationError({"reason_code": "unknown reason code"})
     status = Status.CANCELLED if reason_code == ReasonCode.CANCELLED_BY_STAFF else Status.WILL_NOT_SEND
-    cancellable = [*WAITING_STATUSES, Status.UNDELIVERABLE_PERMANENT, Status.DELIVERY_ERROR]
-    updated = Notification.objects.filter(pk=notification.pk, status__in=cancellable).update(
+    updated = Notification.objects.filter(pk=notification.pk, status__in=CANCELLABLE_STATUSES).update(
         status=status, reason_code=reason_code, lease_expires_at=None, updated_at=timezone.now())
     if not updated:
         # A claimed row whose provider call has not started can still be stopped.
@@ -168,8 +168,6 @@ def notification_archive(*, notification, actor=None) -> Notification:
 @transaction.atomic
 def notification_retry(*, notification, actor=None) -> Notification:
     """Send a failed message again (staff decided, e.g. after checking a fate-unknown send)."""
-    from .models import ERROR_STATUSES
-
     updated = Notification.objects.filter(pk=notification.pk, status__in=ERROR_STATUSES).update(
         status=Status.QUEUED, send_at=timezone.now(), attempt_started_at=None,
         lease_expires_at=None, updated_at=timezone.now())

@@ -1,10 +1,13 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import push_url
 
 from practices.access import admin_required, practice_required
 
@@ -15,33 +18,56 @@ TITLES = {"queue": "Notification queue", "history": "Notification history",
           "errors": "Manage errors"}
 
 
+def _filter_data(request):
+    """What the filters were given. A recipient is searched only by POST: names, phones and
+    emails are patient data and stay out of URLs, browser history and access logs; the other
+    filters also work as plain, bookmarkable GET links."""
+    if request.method == "POST":
+        return request.POST
+    data = request.GET.copy()
+    data.pop("recipient", None)
+    return data
+
+
 def _list(request, view: str):
-    form = NotificationFilterForm(request.GET)
-    page = None
+    form = NotificationFilterForm(_filter_data(request))
+    page = counts = None
+    carried = [(name, value) for name in form.fields if name != "after"
+               for value in form.data.getlist(name) if value.strip()]
+    by_post = any(name == "recipient" for name, _ in carried)
     if form.is_valid():
-        qs = selectors.notification_list(practice=request.practice, view=view,
-                                         filters=form.filters(request.practice.tz))
+        filters = form.filters(request.practice.tz)
+        qs = selectors.notification_list(practice=request.practice, view=view, filters=filters)
         page = selectors.notification_page(qs, after=form.cleaned_data["after"])
-    query = request.GET.copy()
-    query.pop("after", None)
+        if by_post:  # a few people's rows: counted here rather than by a GET of the counts
+            counts = selectors.status_counts(practice=request.practice, view=view, filters=filters,
+                                             rows=qs)
+    query = urlencode([(name, value) for name, value in carried if name != "recipient"])
     template = "notifications/list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
-    return render(request, template, {"form": form, "page": page, "view": view,
-                                      "title": TITLES[view], "query": query.urlencode()})
+    response = render(request, template, {
+        "form": form, "page": page, "view": view, "title": TITLES[view], "query": query,
+        "carried": carried, "page_by_post": by_post, "counts": counts})
+    if request.method == "POST" and request.htmx:
+        push_url(response, f"{request.path}?{query}" if query else request.path)
+    return response
 
 
 @practice_required
+@require_http_methods(["GET", "POST"])
 def index(request):
     return _list(request, "queue")
 
 
 @practice_required
+@require_http_methods(["GET", "POST"])
 def history(request):
     return _list(request, "history")
 
 
 @practice_required
+@require_http_methods(["GET", "POST"])
 def errors(request):
     return _list(request, "errors")
 
@@ -51,12 +77,11 @@ def counts(request):
     """Counts and percentages per status for the filters: its own request, so the list
     answers first on a practice with millions of rows."""
     view = request.GET.get("view", "history")
-    form = NotificationFilterForm(request.GET)
+    form = NotificationFilterForm(_filter_data(request))
     if view not in TITLES or not form.is_valid():
         return render(request, "notifications/counts.html", {"invalid": True}, status=400)
-    qs = selectors.notification_list(practice=request.practice, view=view,
-                                     filters=form.filters(request.practice.tz))
-    return render(request, "notifications/counts.html", {"counts": selectors.status_counts(qs)})
+    return render(request, "notifications/counts.html", {"counts": selectors.status_counts(
+        practice=request.practice, view=view, filters=form.filters(request.practice.tz))})
 
 
 @practice_required

@@ -169,8 +169,10 @@ CELERY_BEAT_SCHEDULE = {
 DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
     "payments.bulk_requests.hooks.bulk_requests_due",  # the day's request lists, campaigns' outcomes
+    "notifications.due.due_list_repair",  # waiting messages that lost their due-list entry
     "notifications.dispatch.dispatch_due",
     "patients.services.patient_imports_sweep",  # imports stuck past PATIENT_IMPORT_STUCK_SECONDS
+    "notifications.counts.notification_counts_compact",  # the history's counts per status
 ]
 
 # Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
@@ -197,7 +199,7 @@ LOGGING = {
                 "axes.apps": {"level": "WARNING"}},  # a banner at every start
 }
 
-# Delivery engine (notifications/dispatch.py explains the leases and the reclaim rule).
+# Delivery engine (notifications/dispatch/ explains the leases and the reclaim rule).
 NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)
 NOTIFICATIONS_TASK_CHUNK = env_int("NOTIFICATIONS_TASK_CHUNK", 500, minimum=1)
 NOTIFICATIONS_ATTEMPT_BATCH = env_int("NOTIFICATIONS_ATTEMPT_BATCH", 100, minimum=1)

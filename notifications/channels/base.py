@@ -24,15 +24,8 @@ class FateUnknown(Exception):
 class ChannelBackend:
     name = ""
 
-    def open(self) -> None:
-        """Open a connection to reuse for a chunk of sends."""
-
     def close(self) -> None:
-        """Close what open() opened."""
-
-    def sender_key(self, notification) -> str:
-        """Who sends it, for the per-sender rate: a Twilio number, messaging service, ESP."""
-        raise NotImplementedError
+        """Close what the sends of a chunk opened (a connection they reused)."""
 
     def send(self, notification, sender: str) -> str:
         """Hand the message to the provider; return the provider's message id."""

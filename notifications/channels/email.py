@@ -48,9 +48,6 @@ class EmailChannel(ChannelBackend):
             finally:
                 self.connection = None
 
-    def sender_key(self, notification) -> str:
-        return "email"
-
     def send(self, notification, sender: str) -> str:
         if self.connection is None:
             self.open()

@@ -11,6 +11,13 @@ https://*.twilio.com hosts.
 A request is never sent twice: a connection the server has closed while idle is noticed before
 the request is written (as urllib3 does), and any error after that surfaces to the channel,
 which classes it (timeouts and connection errors are temporary).
+
+HTTPS is verified against the system's certificate authorities (OpenSSL's defaults, so
+`SSL_CERT_FILE` and `SSL_CERT_DIR` apply). Proxies come from the environment as for any HTTP
+client (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, any case): HTTPS goes through an http:// proxy
+in a CONNECT tunnel, with the proxy URL's user and password as Basic credentials. A proxy this
+client cannot speak to (https:// or socks) makes `twilio_client` use the twilio library's own
+HTTP client (requests) instead, which can.
 """
 
 import base64
@@ -21,12 +28,14 @@ import re
 import select
 import ssl
 import threading
+import urllib.request
 from functools import lru_cache
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from django.conf import settings
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
@@ -54,6 +63,18 @@ def _dropped(sock) -> bool:
     return bool(readable)
 
 
+def proxy_for(scheme: str, netloc: str) -> str:
+    """The proxy URL the environment names for this scheme and host ("" for none)."""
+    proxies = urllib.request.getproxies_environment()
+    if not proxies.get(scheme) or urllib.request.proxy_bypass_environment(netloc, proxies):
+        return ""
+    return proxies[scheme]
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class KeepAliveHttpClient(HttpClient):
     def __init__(self, base_url: str = "", timeout: float = 10.0):
         super().__init__(logger, False, timeout)
@@ -65,6 +86,8 @@ class KeepAliveHttpClient(HttpClient):
         self._ssl = None
 
     def _connection(self, scheme: str, netloc: str, timeout: float):
+        """This thread's connection for (scheme, host), opened if needed: direct, or through the
+        environment's proxy (returned with the request's path prefix and headers it needs)."""
         local = self._local
         key = (scheme, netloc, timeout, os.getpid())  # a forked child opens its own socket
         conn = getattr(local, "conn", None)
@@ -73,14 +96,31 @@ class KeepAliveHttpClient(HttpClient):
                 self.close()
             conn = local.conn = None
         if conn is None:
-            if scheme == "https":
-                if self._ssl is None:
-                    self._ssl = ssl.create_default_context()
-                conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=self._ssl)
-            else:
-                conn = http.client.HTTPConnection(netloc, timeout=timeout)
-            local.conn, local.key = conn, key
-        return conn
+            (local.conn, local.via), local.key = self._open(scheme, netloc, timeout), key
+        return local.conn, local.via
+
+    def _open(self, scheme: str, netloc: str, timeout: float):
+        """A new connection, and what a request on it needs: a prefix for its path (a plain-HTTP
+        request through a proxy names the whole URL) and headers for the proxy."""
+        proxy = urlsplit(proxy_for(scheme, netloc))
+        credentials = ({"Proxy-Authorization": _basic(unquote(proxy.username or ""),
+                                                       unquote(proxy.password or ""))}
+                       if proxy.username else {})
+        direct = ("", {})
+        if scheme == "https":
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()
+            if not proxy.hostname:
+                return http.client.HTTPSConnection(netloc, timeout=timeout, context=self._ssl), direct
+            # CONNECT through the proxy, then TLS with Twilio itself (its name is checked).
+            conn = http.client.HTTPSConnection(proxy.hostname, proxy.port or 80, timeout=timeout,
+                                               context=self._ssl)
+            conn.set_tunnel(netloc, headers=credentials)
+            return conn, direct
+        if not proxy.hostname:
+            return http.client.HTTPConnection(netloc, timeout=timeout), direct
+        return (http.client.HTTPConnection(proxy.hostname, proxy.port or 80, timeout=timeout),
+                (f"http://{netloc}", credentials))
 
     def close(self):
         """Close this thread's connection (the next request opens a new one)."""
@@ -94,8 +134,7 @@ class KeepAliveHttpClient(HttpClient):
     def _authorization(self, auth) -> str:
         header = self._auth_header.get(auth)
         if header is None:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            header = self._auth_header[auth] = f"Basic {token}"
+            header = self._auth_header[auth] = _basic(*auth)
         return header
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None,
@@ -117,9 +156,11 @@ class KeepAliveHttpClient(HttpClient):
             body = urlencode(data, doseq=True).encode()
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         seconds = float(timeout or self.timeout or 10.0)
-        conn = self._connection(parts.scheme, parts.netloc, seconds)
+        conn, (prefix, proxy_headers) = self._connection(parts.scheme, parts.netloc, seconds)
+        if proxy_headers:
+            headers.update(proxy_headers)
         try:
-            conn.request(method.upper(), path, body=body, headers=headers)
+            conn.request(method.upper(), prefix + path, body=body, headers=headers)
             response = conn.getresponse()
             text = response.read().decode("utf-8")
         except (OSError, http.client.HTTPException) as exc:  # timeouts are OSErrors too
@@ -131,12 +172,43 @@ class KeepAliveHttpClient(HttpClient):
         return self.last_response
 
 
+class LibraryHttpClient(TwilioHttpClient):
+    """The twilio library's own HTTP client (requests), for proxies the fast one cannot use;
+    `base_url` points it at a loopback fake as for the fast one."""
+
+    def __init__(self, base_url: str = "", timeout: float = 10.0):
+        super().__init__(timeout=timeout, logger=logger)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url:
+            url = _TWILIO_HOST.sub(self.base_url, url)
+        return super().request(method, url, *args, **kwargs)
+
+
+def fast_client_serves(base_url: str) -> bool:
+    """False where the environment's proxy for Twilio's API is one the fast client cannot
+    use: it speaks plain HTTP to a proxy (CONNECT for HTTPS), not TLS or SOCKS."""
+    target = urlsplit(base_url or "https://api.twilio.com")
+    proxy = proxy_for(target.scheme, target.netloc)
+    return not proxy or urlsplit(proxy).scheme == "http"
+
+
+# The environment variables that choose a proxy: a change of any makes a new client.
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+                    "ALL_PROXY", "all_proxy")
+
+
 @lru_cache(maxsize=4)
-def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
-    return Client(account_sid, auth_token,
-                  http_client=KeepAliveHttpClient(base_url=base_url, timeout=timeout))
+def _client(account_sid: str, auth_token: str, base_url: str, timeout: float,
+            proxy_environment: tuple) -> Client:
+    fast = fast_client_serves(base_url)
+    http_client = (KeepAliveHttpClient if fast else LibraryHttpClient)(base_url=base_url,
+                                                                        timeout=timeout)
+    return Client(account_sid, auth_token, http_client=http_client)
 
 
 def twilio_client() -> Client:
     return _client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
-                   settings.TWILIO_API_BASE_URL, float(settings.TWILIO_TIMEOUT))
+                   settings.TWILIO_API_BASE_URL, float(settings.TWILIO_TIMEOUT),
+                   tuple(os.environ.get(name) for name in _PROXY_VARIABLES))

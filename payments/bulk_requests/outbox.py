@@ -31,7 +31,7 @@ from notifications.models import (
     ReasonCode,
     Status,
 )
-from notifications.statements import run
+from notifications.sql import run
 
 from ..bulk_insert import run_arrays
 

@@ -5,8 +5,11 @@ Run a fake Twilio as its own process (for worker tests and the benchmark):
     python -m tests.notifications.fake_providers twilio PORT
 """
 
+import contextlib
 import json
+import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -27,7 +30,9 @@ class FakeTwilio:
 
     `errors_for[to]` = (http status, twilio code) answers that number with an error every time;
     `fail_next` = a list of (status, code) answered, in order, to the next sends whatever the
-    number; `max_per_second` answers 429 (code 20429) above that many sends in one second.
+    number; `max_per_second` answers 429 (code 20429) above that many sends in one second;
+    `gate` (a threading.Event) holds every POST until it is set; `peers` are the client
+    connections that have posted.
     """
 
     def __init__(self, max_per_second: float | None = None):
@@ -37,13 +42,16 @@ class FakeTwilio:
         self.fail_next: list[tuple[int, int]] = []
         self.max_per_second = max_per_second
         self.delay = 0.0  # seconds each send takes, like a real provider's latency
+        self.gate: threading.Event | None = None
+        self.peers: set = set()
         self.rejected_429 = 0
         self.request_times: deque = deque()
         self.lock = threading.Lock()
         self.server = None
 
     # -- serving ---------------------------------------------------------------------------
-    def start(self, port: int = 0) -> "FakeTwilio":
+    def start(self, port: int = 0, tls: "ssl.SSLContext | None" = None) -> "FakeTwilio":
+        """Serve on loopback; with `tls` (a server context), HTTPS with its certificate."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,16 +100,28 @@ class FakeTwilio:
                     return
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 path = urlparse(self.path).path
+                with fake.lock:
+                    fake.peers.add(self.client_address)
+                if fake.gate is not None:
+                    fake.gate.wait(60)
                 status, payload = fake.handle_post(path, form)
                 self._reply(status, payload)
 
         self.server = _Server(("127.0.0.1", port), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self):
         if self.server:
@@ -145,6 +165,69 @@ class FakeTwilio:
                 self.calls.append(record)
                 return 201, record
             return self._error(404, 20404)
+
+
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT), as corporate proxies do for HTTPS: every tunnel
+    goes to `upstream` (a loopback port) whatever host it names; `tunnels` records the
+    (target, Proxy-Authorization) of each."""
+
+    def __init__(self, upstream: int):
+        self.upstream = upstream
+        self.tunnels: list[tuple[str, str]] = []
+        self.server = None
+
+    def start(self) -> "ConnectProxy":
+        proxy = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                request = self.rfile.readline().decode("latin-1").split()
+                headers = {}
+                while (line := self.rfile.readline().decode("latin-1").strip()):
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if len(request) < 2 or request[0] != "CONNECT":
+                    self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                    return
+                proxy.tunnels.append((request[1], headers.get("proxy-authorization", "")))
+                upstream = socket.create_connection(("127.0.0.1", proxy.upstream))
+                self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                self.wfile.flush()
+                pipes = [threading.Thread(target=_pipe, args=pair, daemon=True)
+                         for pair in ((self.connection, upstream), (upstream, self.connection))]
+                for pipe in pipes:
+                    pipe.start()
+                for pipe in pipes:
+                    pipe.join()
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pipe(source, sink):
+    try:
+        while (chunk := source.recv(65536)):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
 
 
 class FakePostmark:

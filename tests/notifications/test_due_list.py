@@ -60,3 +60,29 @@ def test_an_entry_whose_row_no_longer_waits_is_dropped_by_the_task(world, schedu
     assert dispatch.claim_due() == [n.pk]
     assert dispatch.deliver([n.pk])["sent"] == 0
     assert _entry(n) is None
+
+
+def test_the_sweep_puts_back_a_waiting_row_that_lost_its_entry_and_says_so(world, schedule, daytime,
+                                                                         capsys):
+    from django.core.management import call_command
+
+    from notifications.due import due_list_repair
+
+    lost = schedule(idempotency_key="lost")
+    later = schedule(idempotency_key="later", send_at=timezone.now() + timedelta(hours=2))
+    listed = schedule(idempotency_key="listed")
+    done = schedule(idempotency_key="done")
+    done.__class__.objects.filter(pk=done.pk).update(status=Status.SENT)
+    NotificationDue.objects.filter(notification__in=[lost, later, done]).delete()
+    assert dispatch.claim_due() == [listed.pk]  # the lost row would wait for ever
+
+    assert due_list_repair() == {"repaired": 2}
+    assert _entry(lost).due_at == lost.send_at and _entry(later).due_at == later.send_at
+    assert _entry(done) is None
+    assert due_list_repair() == {"repaired": 0}
+
+    NotificationDue.objects.filter(notification=lost).delete()
+    call_command("send_due")
+    assert "notifications.due.due_list_repair: repaired 1" in capsys.readouterr().out
+    lost.refresh_from_db()
+    assert lost.status == Status.SENT

@@ -15,24 +15,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from notifications import dispatch
 from notifications.models import Notification, Status
-from notifications.services import Recipient, notification_schedule
 from tests.conftest import ROOT, _test_database_url, wait_for
 
+from .drain import assert_exactly_once, schedule_texts
 from .fake_providers import FakeTwilio
 
 pytestmark = pytest.mark.worker
 
 COUNT = 2000
-
-
-def daytime_zone() -> str:
-    """A fixed-offset zone where it is now early afternoon: quiet hours never interfere."""
-    offset = (13 - datetime.now(UTC).hour + 12) % 24 - 12
-    return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 def _engine_env(fake, **extra):
@@ -42,15 +36,7 @@ def _engine_env(fake, **extra):
 
 
 def _schedule_all(practice, *, send_at=None):
-    practice.time_zone = daytime_zone()
-    practice.save()
-    with transaction.atomic():
-        for i in range(COUNT):
-            notification_schedule(
-                practice=practice, recipient=Recipient(kind="patient", id=i), channel="sms",
-                address=f"+1555{i:07d}", kind="balance_dunning",
-                body=f"Lakeside Dental: balance notice fault-{i}", idempotency_key=f"fault-{i}",
-                send_at=send_at)
+    schedule_texts(practice, COUNT, send_at=send_at)
 
 
 def _children(pid: int) -> list[int]:
@@ -70,13 +56,7 @@ def _sigkill_tree(worker):
 
 
 def _assert_exactly_once(fake):
-    by_key = Counter(m["body"].rsplit(" ", 1)[-1] for m in fake.messages)
-    assert len(by_key) == COUNT, f"{COUNT - len(by_key)} notifications never reached the provider"
-    twice = {k: n for k, n in by_key.items() if n > 1}
-    assert not twice, f"sent more than once: {twice}"
-    assert Notification.objects.filter(status=Status.SENT).count() == COUNT
-    sids = set(Notification.objects.values_list("provider_message_id", flat=True))
-    assert sids == {m["sid"] for m in fake.messages}
+    assert_exactly_once(fake, COUNT)
 
 
 def _drain_with_dispatcher(fake, deadline_s, run_dispatcher):
@@ -168,23 +148,25 @@ def test_redis_stopped_30s_mid_drain_resumes_and_loses_nothing(world, celery_wor
     env = _engine_env(fake, REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url,
                       CELERY_RESULT_BACKEND=redis.url, NOTIFICATIONS_RATE_SMS="150")
     env["DATABASE_URL"] = _test_database_url()
-    # Due a moment from now, so only the dispatcher (send_due, as beat runs it, on this
-    # Redis) enqueues them.
+    # Due a moment from now, so only the dispatcher (beat's job, on this Redis) enqueues them.
     _schedule_all(world.practice_a, send_at=datetime.now(UTC) + timedelta(seconds=1))
     celery_worker(env_overrides=env, concurrency=2)
     dispatcher_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     outcomes = []
 
-    def send_due():
-        result = subprocess.run([sys.executable, "manage.py", "send_due"], cwd=ROOT,
-                                env=dispatcher_env, capture_output=True, text=True, timeout=120)
+    def beat_tick():
+        # What a beat tick makes the worker run: the due work, handing due chunks to Celery.
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); "
+             "from practices.due_work import due_work_run; due_work_run()"],
+            cwd=ROOT, env=dispatcher_env, capture_output=True, text=True, timeout=120)
         outcomes.append(result.returncode)
 
     stop = threading.Event()
 
     def beat():
         while not stop.is_set():
-            send_due()
+            beat_tick()
             stop.wait(2)
 
     beat_thread = threading.Thread(target=beat, daemon=True)

@@ -2,13 +2,22 @@
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from notifications import dispatch
-from notifications.models import MessagingSettings, Notification, NotificationEvent, OptOut, Status
+from notifications.models import (
+    MessagingSettings,
+    Notification,
+    NotificationDue,
+    NotificationEvent,
+    OptOut,
+    Status,
+)
 from notifications.tasks import notifications_deliver
 from notifications.unsubscribe import unsubscribe_token
 
@@ -73,6 +82,20 @@ def test_undelivered_with_a_temporary_code_is_retried(client, sent_sms):
     sent_sms.refresh_from_db()
     assert sent_sms.status == Status.UNDELIVERABLE_RETRY
     assert sent_sms.attempt_started_at is None and "30003" in sent_sms.last_error
+
+
+def test_a_retry_reported_by_the_provider_waits_no_longer_than_the_engines_backoff(
+        client, sent_sms, settings):
+    # The same bounded backoff as a temporary error during the send: at most an hour (plus the
+    # spread), however large the base and the attempt count.
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 3000
+    Notification.objects.filter(pk=sent_sms.pk).update(attempts=3)
+    before = timezone.now()
+    _status(client, sent_sms, "undelivered", ErrorCode="30003")
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == Status.UNDELIVERABLE_RETRY
+    assert timedelta(hours=1) <= sent_sms.send_at - before <= timedelta(hours=1.2, seconds=5)
+    assert NotificationDue.objects.get(notification=sent_sms).due_at == sent_sms.send_at
 
 
 @pytest.mark.parametrize("code", ["21610", "30006", "21211"])
