@@ -50,7 +50,8 @@ def rows_insert(model: type[Model], columns: list[str], rows: list[tuple], *, re
     extra = _filled(model, columns)
     fields = [model._meta.get_field(name) for name in columns] + [field for field, _ in extra]
     if connection.vendor != "postgresql":
-        objects = [model(**{f.attname: value for f, value in zip(fields, (*row, *(v for _, v in extra)), strict=True)})
+        objects = [model(**{f.attname: value for f, value in zip(fields, (*row, *(v for _, v in extra)),
+                                                                 strict=True)})
                    for row in rows]
         model.objects.bulk_create(objects, batch_size=500, ignore_conflicts=skip_conflicts)
         return [] if skip_conflicts else [tuple(getattr(o, name) for name in returning) for o in objects]

@@ -93,7 +93,8 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
 
     Set-based: per chunk of 5,000, one query checks that every guarantor is one of the
     practice's guarantors and one INSERT writes the links (on PostgreSQL it also says which it
-    wrote; elsewhere one more query does), so 100,000 links are a few dozen statements. Mint in the same transaction as the outbox rows that carry
+    wrote; elsewhere one more query does),
+    so 100,000 links are a few dozen statements. Mint in the same transaction as the outbox rows that carry
     the links. A notification_key that already has a link keeps its first link (its token
     cannot be recovered) and gets "" in its place: the outbox row with that key, which exists
     already, carries the first link.
@@ -115,15 +116,18 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
         hashes = [token_hash(token) for token in tokens]
         rows = [(practice.pk, item.guarantor_id, digest, item.notification_key, item.source, item.channel,
                  item.dunning_level, now, expires_at) for item, digest in zip(chunk, hashes, strict=True)]
-        written = rows_insert(QuickPayLink, _LINK_COLUMNS, rows, returning=("token_hash",), skip_conflicts=True)
+        written = rows_insert(QuickPayLink, _LINK_COLUMNS, rows, returning=("token_hash",),
+                              skip_conflicts=True)
         if connection.vendor != "postgresql":  # bulk_create does not say which rows it skipped
             written = QuickPayLink.objects.filter(token_hash__in=hashes).values_list("token_hash")
         stored = {digest for (digest,) in written}
-        urls += [link_url(token) if digest in stored else "" for token, digest in zip(tokens, hashes, strict=True)]
+        urls += [link_url(token) if digest in stored else "" for token, digest in zip(tokens, hashes,
+                                                                                      strict=True)]
     return urls
 
 
-_LINK_COLUMNS = ["practice", "guarantor", "token_hash", "notification_key", "source", "channel", "dunning_level",
+_LINK_COLUMNS = ["practice", "guarantor", "token_hash", "notification_key", "source", "channel",
+                 "dunning_level",
                  "created_at", "expires_at"]
 
 

@@ -21,7 +21,8 @@ urlpatterns = [
     path("requests/search/", requests.request_search, name="payment_requests_search"),
     path("undeliverable/", requests.undeliverable_list, name="payment_requests_undeliverable"),
     path("undeliverable/<int:campaign_id>/", requests.undeliverable_fix, name="payment_request_fix"),
-    path("undeliverable/<int:campaign_id>/remove/", requests.undeliverable_dismiss, name="payment_request_dismiss"),
+    path("undeliverable/<int:campaign_id>/remove/", requests.undeliverable_dismiss,
+         name="payment_request_dismiss"),
     path("undeliverable/numbers/<int:fix_id>/forget/", requests.contact_fix_forget,
          name="payment_request_fix_forget"),
 ]

@@ -20,7 +20,8 @@ def index(request):
     """The Payments dashboard: what to check daily about payment requests, and the payment-plan
     applications."""
     page = Paginator(selectors.applications(practice=request.practice), 50).get_page(request.GET.get("page"))
-    figures = (request_selectors.dashboard_figures(practice=request.practice, terms=Terms.of(request.practice))
+    figures = (request_selectors.dashboard_figures(practice=request.practice,
+                                                   terms=Terms.of(request.practice))
                if request.practice.addon_online_payments else None)
     return render(request, "payments/index.html", {"page": page, "figures": figures})
 
@@ -114,4 +115,5 @@ def payment_settings(request):
         "form": form, "requests_form": requests_form, "rules": RULES,
         "samples": request_selectors.text_samples(practice=request.practice),
         "cap_warning": request_selectors.reminders_over_cap(
-            practice=request.practice, reminders=current.request_reminders, days=current.request_reminder_days)})
+            practice=request.practice, reminders=current.request_reminders,
+            days=current.request_reminder_days)})

@@ -71,11 +71,12 @@ def _object_args(world):
 
     [link_url] = quickpay_links_mint(practice=world.practice_a, items=[LinkRequest(
         guarantor_id=patient.pk, notification_key="url-walk", source="manual", channel="qr")])
-    from payments.quickpay import quickpay_link_find
     from payments.models import ContactFix, PaymentRequestCampaign
+    from payments.quickpay import quickpay_link_find
 
     campaign = PaymentRequestCampaign.objects.create(
-        practice=world.practice_a, guarantor=patient, started_at=key.created_at, started_on=key.created_at.date(),
+        practice=world.practice_a, guarantor=patient, started_at=key.created_at,
+        started_on=key.created_at.date(),
         state="undeliverable", state_at=key.created_at, undeliverable_reason="no_contact")
     fix = ContactFix.objects.create(practice=world.practice_a, guarantor=patient, mobile_phone="+13125550199")
     return {

@@ -5,8 +5,8 @@ A send, in one transaction with the practice's payment settings row locked (so t
 send and a resend, never plan the same hours or ask one guarantor twice):
 
 1. the chosen guarantors are asked again of every eligibility rule (one query);
-2. each gets a campaign, in one statement per chunk (`bulk_create`): active, or undeliverable at
-   once when there is nothing to send to;
+2. each gets a campaign, in one statement per chunk (bulk_insert.rows_insert): active, or
+   undeliverable at once when there is nothing to send to;
 3. its request and reminders get their moments (spread.py: the hourly cap, texting hours);
 4. every message gets its QuickPay link (`quickpay_links_mint`, source payment_request) and its
    outbox row (`payment_requests_schedule`), a few statements per chunk;
@@ -25,6 +25,7 @@ from django.utils import timezone
 from notifications.models import Notification, ReasonCode, Status
 from practices.services import audit_record
 
+from ..bulk_insert import rows_insert
 from ..models import (
     OPEN_STATES,
     CampaignState,
@@ -36,7 +37,6 @@ from ..models import (
     RequestListEntry,
     UndeliverableReason,
 )
-from ..bulk_insert import rows_insert
 from ..quickpay import LinkRequest, quickpay_links_mint
 from .contact import Person, people_for
 from .eligibility import Terms, entries_passing
@@ -48,6 +48,8 @@ CHUNK = 2000
 # How long after its request a campaign's request may still turn out undeliverable (a carrier's
 # late report); older active campaigns are not looked at again.
 WATCH_DAYS = 14
+LINK_CHANNELS = {"sms": LinkChannel.SMS, "email": LinkChannel.EMAIL}
+ADDON_OFF = "Online payments (QuickPay) are off for this office: payment requests need them."
 
 
 @dataclass(frozen=True)
@@ -91,59 +93,64 @@ def selection_targets(*, request_list: RequestList, terms: Terms, selection: Sel
     return list(entries.order_by("position").values_list("guarantor_id", flat=True))
 
 
-def _plan_times(spread: Spread, reminders: int, days: int) -> list[datetime]:
+def moments_plan(spread: Spread, reminders: int, days: int) -> list[datetime]:
+    """When a request and its reminders go: the next request moment, then `days` apart."""
     request_at = spread.next_request()
-    return [request_at, *(spread.take(request_at + timedelta(days=days * step)) for step in range(1, reminders + 1))]
+    later = (spread.take(request_at + timedelta(days=days * step)) for step in range(1, reminders + 1))
+    return [request_at, *later]
 
 
 def payment_requests_preview(*, practice, request_list: RequestList, selection: Selection) -> SendPlan:
     """What a send of this selection would do now, written nowhere."""
-    payment_settings = PaymentSettings.objects.filter(practice=practice).first() or PaymentSettings(practice=practice)
+    payment_settings = (PaymentSettings.objects.filter(practice=practice).first()
+                        or PaymentSettings(practice=practice))
     terms = Terms.of(practice, payment_settings)
     targets = selection_targets(request_list=request_list, terms=terms, selection=selection)
     plan = SendPlan(left_out=0 if selection.everyone else len(selection.ids) - len(targets))
     spread = Spread(practice=practice, cap=payment_settings.request_hourly_cap, now=timezone.now())
     people = people_for(practice=practice, guarantor_ids=targets)
+    reminders, days = payment_settings.request_reminders, payment_settings.request_reminder_days
     for guarantor_id in targets:
         contact = people[guarantor_id].contact
         plan.by_channel[contact.channel] += 1
         plan.campaigns += 1
         if contact.channel:
-            times = _plan_times(spread, payment_settings.request_reminders, payment_settings.request_reminder_days)
+            times = moments_plan(spread, reminders, days)
             plan.first_at = plan.first_at or times[0]
             plan.last_at = times[0]
     return plan
 
 
-def _messages(*, practice, campaign: PaymentRequestCampaign, person: Person, times: list[datetime],
-              texts: RequestTexts, urls: list[str]) -> list[RequestMessage]:
+def _messages(*, campaign, person: Person, times: list[datetime], texts: RequestTexts,
+              urls: list[str]) -> list[RequestMessage]:
     contact = person.contact
     out = []
     for step, (moment, url) in enumerate(zip(times, urls, strict=True)):
         rendered = texts.render(step=step, channel=contact.channel, first_name=person.first_name, link=url)
         out.append(RequestMessage(
             recipient_id=person.id, recipient_name=person.name[:200], recipient_time_zone=person.time_zone,
-            consent=contact.consent, channel=contact.channel, address=contact.address, subject=rendered.subject,
-            body=rendered.body, idempotency_key=campaign.message_key(step), send_at=moment,
-            reason=f"payment request {campaign.pk}" + (f", reminder {step}" if step else ""),
+            consent=contact.consent, channel=contact.channel, address=contact.address,
+            subject=rendered.subject, body=rendered.body, idempotency_key=campaign.message_key(step),
+            send_at=moment, reason=f"payment request {campaign.pk}" + (f", reminder {step}" if step else ""),
             template_name=rendered.template_name, template_version=TEMPLATE_VERSION))
     return out
 
 
-def _queue(*, practice, planned: list[tuple[PaymentRequestCampaign, Person, list[datetime]]]) -> int:
-    """Mint the links and queue the messages of campaigns whose moments are planned."""
+def messages_queue(*, practice, planned: list[tuple]) -> int:
+    """Mint the links and queue the messages of campaigns whose moments are planned: `planned`
+    holds (campaign, Person, moments), the campaign with its id and `message_key(step)`."""
     texts = RequestTexts(practice)
     messages = 0
     for start in range(0, len(planned), CHUNK):
         chunk = planned[start:start + CHUNK]
         links = [LinkRequest(guarantor_id=person.id, notification_key=campaign.message_key(step),
                              source=LinkSource.PAYMENT_REQUEST,
-                             channel=LinkChannel.SMS if person.contact.channel == "sms" else LinkChannel.EMAIL)
+                             channel=LINK_CHANNELS[person.contact.channel])
                  for campaign, person, times in chunk for step in range(len(times))]
         urls = iter(quickpay_links_mint(practice=practice, items=links))
         rows = []
         for campaign, person, times in chunk:
-            rows += _messages(practice=practice, campaign=campaign, person=person, times=times, texts=texts,
+            rows += _messages(campaign=campaign, person=person, times=times, texts=texts,
                               urls=[next(urls) for _ in times])
         messages += payment_requests_schedule(practice=practice, messages=rows)
     return messages
@@ -164,15 +171,15 @@ class _Started:
         return f"payreq:{self.pk}:{self.attempt}:{step}"
 
 
-_CAMPAIGN_COLUMNS = ["practice", "guarantor", "started_at", "started_on", "started_by", "state", "state_at",
-                     "channel", "address", "fixed_number", "reminders", "request_at", "ends_at",
+_CAMPAIGN_COLUMNS = ["practice", "guarantor", "started_at", "started_on", "started_by", "state",
+                     "state_at", "channel", "address", "fixed_number", "reminders", "request_at", "ends_at",
                      "undeliverable_reason"]
 
 
 def payment_requests_send(*, practice, actor, request_list: RequestList, selection: Selection) -> SendPlan:
     """Start a campaign for every chosen guarantor still pending (see the module's docstring)."""
     if not practice.addon_online_payments:
-        raise ValidationError("Online payments (QuickPay) are off for this office: payment requests need them.")
+        raise ValidationError(ADDON_OFF)
     actor_id = actor.pk if actor is not None else None
     with transaction.atomic():
         payment_settings = settings_locked(practice)
@@ -190,51 +197,57 @@ def payment_requests_send(*, practice, actor, request_list: RequestList, selecti
             person = people[guarantor_id]
             contact = person.contact
             if contact.channel:
-                times = _plan_times(spread, reminders, days)
+                times = moments_plan(spread, reminders, days)
                 row = (practice.pk, guarantor_id, now, terms.today, actor_id, CampaignState.ACTIVE, now,
                        contact.channel, contact.address, contact.fixed, reminders, times[0],
                        times[-1] + timedelta(days=days), "")
                 campaign = _Started(guarantor_id, row, times[0])
                 schedule.append((campaign, person, times))
             else:
-                row = (practice.pk, guarantor_id, now, terms.today, actor_id, CampaignState.UNDELIVERABLE, now,
-                       "", "", False, 0, None, None, contact.missing)
+                row = (practice.pk, guarantor_id, now, terms.today, actor_id, CampaignState.UNDELIVERABLE,
+                       now, "", "", False, 0, None, None, contact.missing)
                 campaign = _Started(guarantor_id, row, None)
             started.append(campaign)
             plan.by_channel[contact.channel] += 1
-        ids = dict((guarantor_id, pk) for pk, guarantor_id in rows_insert(
-            PaymentRequestCampaign, _CAMPAIGN_COLUMNS, [c.row for c in started], returning=("id", "guarantor")))
+        written = rows_insert(PaymentRequestCampaign, _CAMPAIGN_COLUMNS, [c.row for c in started],
+                              returning=("id", "guarantor"))
+        ids = {guarantor_id: pk for pk, guarantor_id in written}
         for campaign in started:
             campaign.pk = ids[campaign.guarantor_id]
         plan.campaigns = len(started)
-        plan.messages = _queue(practice=practice, planned=schedule)
+        plan.messages = messages_queue(practice=practice, planned=schedule)
         if schedule:
             plan.first_at, plan.last_at = schedule[0][0].request_at, schedule[-1][0].request_at
         spread.save()
         audit_record(practice=practice, actor=actor, action="payment_requests.sent",
                      target=f"{plan.campaigns} guarantors", by_text=plan.by_channel["sms"],
-                     by_email=plan.by_channel["email"], undeliverable=plan.undeliverable, left_out=plan.left_out)
+                     by_email=plan.by_channel["email"], undeliverable=plan.undeliverable,
+                     left_out=plan.left_out)
     return plan
 
 
 # --- ending campaigns ---
 
 
-def _unsent_keys(rows) -> list[str]:
-    return [f"payreq:{pk}:{attempt}:{step}" for pk, attempt, reminders in rows for step in range(reminders + 1)]
+def message_keys(rows) -> list[str]:
+    """The outbox keys of the current attempt of each (campaign id, attempt, reminders)."""
+    return [f"payreq:{pk}:{attempt}:{step}"
+            for pk, attempt, reminders in rows for step in range(reminders + 1)]
 
 
-def campaigns_end(*, practice_id: int, campaign_filter: Q, state: str, reason_code: str, detail: str = "") -> int:
+def campaigns_end(*, practice_id: int, campaign_filter: Q, state: str, reason_code: str,
+                  detail: str = "") -> int:
     """End the open campaigns matching `campaign_filter` in `state`, and stop their unsent
     messages with `reason_code`. Set-based: one UPDATE, then the cancel per chunk of keys."""
     now = timezone.now()
     with transaction.atomic():
-        qs = PaymentRequestCampaign.objects.filter(campaign_filter, practice_id=practice_id, state__in=OPEN_STATES)
+        qs = PaymentRequestCampaign.objects.filter(campaign_filter, practice_id=practice_id,
+                                                   state__in=OPEN_STATES)
         rows = list(qs.select_for_update().values_list("id", "attempt", "reminders"))
         if not rows:
             return 0
         PaymentRequestCampaign.objects.filter(pk__in=[r[0] for r in rows]).update(state=state, state_at=now)
-        payment_requests_cancel(practice_id=practice_id, keys=_unsent_keys(rows), reason_code=reason_code,
+        payment_requests_cancel(practice_id=practice_id, keys=message_keys(rows), reason_code=reason_code,
                                 detail=detail)
     return len(rows)
 
@@ -243,8 +256,9 @@ def payment_request_campaigns_paid(*, practice_id: int, guarantor_ids: list[int]
     """The guarantors paid: their open campaigns end `paid`, their reminders will not send."""
     ended = 0
     for start in range(0, len(guarantor_ids), CHUNK):
-        ended += campaigns_end(practice_id=practice_id, campaign_filter=Q(guarantor_id__in=guarantor_ids[start:start + CHUNK]),
-                               state=CampaignState.PAID, reason_code=ReasonCode.BALANCE_PAID, detail=detail)
+        chunk = Q(guarantor_id__in=guarantor_ids[start:start + CHUNK])
+        ended += campaigns_end(practice_id=practice_id, campaign_filter=chunk, state=CampaignState.PAID,
+                               reason_code=ReasonCode.BALANCE_PAID, detail=detail)
     return ended
 
 
@@ -259,7 +273,10 @@ _CODE_REASONS = {
     "30005": UndeliverableReason.UNREACHABLE, "21408": UndeliverableReason.UNREACHABLE,
     "21610": UndeliverableReason.OPTED_OUT,
 }
-_REFUSALS = {ReasonCode.OPTED_OUT: UndeliverableReason.OPTED_OUT, ReasonCode.NO_CONSENT: UndeliverableReason.NO_CONSENT,
+# The outbox's refusals that mean the request did not reach the guarantor. A frequency cap does
+# not: the campaign's reminders still go.
+_REFUSALS = {ReasonCode.OPTED_OUT: UndeliverableReason.OPTED_OUT,
+             ReasonCode.NO_CONSENT: UndeliverableReason.NO_CONSENT,
              ReasonCode.NO_ADDRESS: UndeliverableReason.NO_CONTACT,
              ReasonCode.QUIET_HOURS_EXPIRED: UndeliverableReason.NOT_SENT,
              ReasonCode.ADDON_OFF: UndeliverableReason.NOT_SENT}
@@ -297,16 +314,19 @@ def campaigns_watch(now: datetime) -> dict:
             | Q(status=Status.WILL_NOT_SEND, reason_code__in=list(_REFUSALS))).values_list(
             "idempotency_key", "channel", "status", "reason_code", "last_error")
         for key, channel, status, reason_code, last_error in bad:
-            reason = undeliverable_reason(channel=channel, status=status, reason_code=reason_code, last_error=last_error)
+            reason = undeliverable_reason(channel=channel, status=status, reason_code=reason_code,
+                                          last_error=last_error)
             pk, practice_id, attempt, reminders = by_key[key]
             detail = last_error or (ReasonCode(reason_code).label if reason_code else "")
-            failed += campaign_undeliverable(practice_id=practice_id, campaign_id=pk, reason=reason,
-                                             detail=detail, keys=_unsent_keys([(pk, attempt, reminders)]))
+            keys = message_keys([(pk, attempt, reminders)])
+            failed += _undeliverable_mark(practice_id=practice_id, campaign_id=pk, reason=reason,
+                                          detail=detail, keys=keys)
     return {"finished": finished, "undeliverable": failed}
 
 
 @transaction.atomic
-def campaign_undeliverable(*, practice_id: int, campaign_id: int, reason: str, detail: str, keys: list[str]) -> int:
+def _undeliverable_mark(*, practice_id: int, campaign_id: int, reason: str, detail: str,
+                        keys: list[str]) -> int:
     moved = PaymentRequestCampaign.objects.filter(pk=campaign_id, state=CampaignState.ACTIVE).update(
         state=CampaignState.UNDELIVERABLE, state_at=timezone.now(), undeliverable_reason=reason,
         undeliverable_detail=detail[:300])

@@ -96,8 +96,10 @@ def people_for(*, practice, guarantor_ids, chunk: int = 5000) -> dict[int, Perso
     while ids := list(islice(it, chunk)):
         rows = list(Patient.objects.filter(practice=practice, pk__in=ids).values_list(*_FIELDS))
         fixes = {g: (mobile, pms) for g, mobile, pms in ContactFix.objects.filter(
-            practice=practice, guarantor_id__in=ids).values_list("guarantor_id", "mobile_phone", "pms_mobile")}
-        addresses = {r[4] for r in rows if r[4]} | {r[6] for r in rows if r[6]} | {m for m, _ in fixes.values()}
+            practice=practice, guarantor_id__in=ids).values_list(
+            "guarantor_id", "mobile_phone", "pms_mobile")}
+        addresses = ({r[4] for r in rows if r[4]} | {r[6] for r in rows if r[6]}
+                     | {mobile for mobile, _ in fixes.values()})
         if not everyone:
             opted_out |= _opted_out_of(practice, addresses)
         for pk, first, last, tz, mobile, consent_sms, email, consent_email in rows:

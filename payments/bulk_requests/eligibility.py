@@ -22,7 +22,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import BooleanField, DecimalField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import dateformat, timezone
 
@@ -64,7 +75,8 @@ class Terms:
             payment_settings = (PaymentSettings.objects.filter(practice=practice).first()
                                 or PaymentSettings(practice=practice))
         return cls(practice_id=practice.pk, minimum=Decimal(payment_settings.request_minimum),
-                   aging=payment_settings.request_aging, include_claims=payment_settings.request_include_claims,
+                   aging=payment_settings.request_aging,
+                   include_claims=payment_settings.request_include_claims,
                    today=today or timezone.localdate(timezone=practice.tz))
 
 
@@ -141,12 +153,14 @@ def _no_do_not_recall(t: Terms, p: str):
 
 
 def _no_open_campaign(t: Terms, p: str):
-    return ~Exists(PaymentRequestCampaign.objects.filter(guarantor_id=OuterRef(f"{p}id"), state__in=OPEN_STATES))
+    return ~Exists(PaymentRequestCampaign.objects.filter(guarantor_id=OuterRef(f"{p}id"),
+                                                         state__in=OPEN_STATES))
 
 
 def _no_campaign_since_visit(t: Terms, p: str):
     # A campaign blocks until someone on the account visits on a later day.
-    visit_after = Patient.objects.filter(guarantor_id=OuterRef("guarantor_id"), last_visit_on__gt=OuterRef("started_on"))
+    visit_after = Patient.objects.filter(guarantor_id=OuterRef("guarantor_id"),
+                                         last_visit_on__gt=OuterRef("started_on"))
     return ~Exists(PaymentRequestCampaign.objects.filter(guarantor_id=OuterRef(f"{p}id"))
                    .filter(~Exists(visit_after)))
 
@@ -211,7 +225,8 @@ def _since_visit_failed(f: Facts, t: Terms) -> str:
     c = f.last_campaign
     sent = f"a payment request went out {_day(c.started_on)}" if c else "a payment request went out"
     if f.account_last_visit:
-        return f"{sent}, and no one on the account has visited since (last visit {_day(f.account_last_visit)})"
+        last = _day(f.account_last_visit)
+        return f"{sent}, and no one on the account has visited since (last visit {last})"
     return f"{sent}, and the account has no visit since"
 
 
@@ -229,7 +244,8 @@ def _claims_failed(f: Facts, t: Terms) -> str:
 RULES: tuple[Rule, ...] = (
     Rule("not_on_payment_plan", "not on a payment plan in the PMS", _not_on_plan, _plan_failed,
          "on a payment plan"),
-    Rule("owes_more_than_minimum", "owes more than the minimum", _owes_more, _owes_failed, "under the minimum"),
+    Rule("owes_more_than_minimum", "owes more than the minimum", _owes_more, _owes_failed,
+         "under the minimum"),
     Rule("aging", "balance in the chosen aging category", _aging, _aging_failed, "not old enough"),
     Rule("is_guarantor", "is a guarantor", _is_guarantor, _guarantor_failed, "not a guarantor"),
     Rule("not_snoozed", "not snoozed", _not_snoozed, _snooze_failed, "snoozed"),
@@ -302,7 +318,7 @@ class Explanation:
     @property
     def headline(self) -> str:
         if self.eligible:
-            return "On today's list, waiting to be sent" if self.on_list else "Eligible: on the next list made"
+            return "On today's list, waiting to be sent" if self.on_list else "Eligible: on the next list"
         return "Not on today's list" if not self.on_list else "On today's list, but not to be sent now"
 
 
@@ -337,13 +353,16 @@ def explain(*, patient: Patient, terms: Terms, list_id: int | None = None) -> Ex
     if not is_guarantor:
         account = (explain(patient=guarantor, terms=terms, list_id=list_id)
                    if guarantor is not None and guarantor.pk != patient.pk else None)
-        words = (f"not a guarantor: the balance is on the account of {guarantor.first_name} {guarantor.last_name}"
+        words = (f"not a guarantor: the balance is on the account of {guarantor.first_name} "
+                 f"{guarantor.last_name}"
                  if guarantor else "not a guarantor, and the PMS has not sent their guarantor")
         return Explanation(patient=patient, guarantor=guarantor, eligible=False,
                            reasons=[Reason("is_guarantor", words)], account=account)
-    on_list = bool(list_id and RequestListEntry.objects.filter(request_list_id=list_id, guarantor_id=patient.pk)
+    on_list = bool(list_id and RequestListEntry.objects.filter(request_list_id=list_id,
+                                                               guarantor_id=patient.pk)
                    .exists())
     facts = _facts(patient, terms)
     by_name = {rule.name: rule for rule in RULES}
     reasons = [Reason(name, words) for name in failed if (words := by_name[name].failed(facts, terms))]
-    return Explanation(patient=patient, guarantor=patient, eligible=not failed, reasons=reasons, on_list=on_list)
+    return Explanation(patient=patient, guarantor=patient, eligible=not failed, reasons=reasons,
+                       on_list=on_list)

@@ -18,7 +18,7 @@ from patients.models import Patient
 from practices.services import audit_record
 
 from ..models import CampaignState, ContactFix, PaymentRequestCampaign
-from .campaigns import _queue, _unsent_keys, settings_locked
+from .campaigns import ADDON_OFF, message_keys, messages_queue, moments_plan, settings_locked
 from .contact import Contact, Person
 from .outbox import payment_requests_cancel
 from .spread import Spread
@@ -45,7 +45,8 @@ def mobile_number_clean(value: str) -> str:
     if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
         raise ValidationError("That is a landline: texts cannot reach it. Enter a mobile number.")
     if kind not in _MOBILE_TYPES:
-        raise ValidationError("That is not a mobile number (toll-free, pager or similar). Enter a mobile number.")
+        raise ValidationError("That is not a mobile number (toll-free, pager or similar). "
+                              "Enter a mobile number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -54,7 +55,7 @@ def campaign_resend(*, practice, campaign: PaymentRequestCampaign, actor, mobile
     the practice's reminders after it; remember the number for the guarantor. Returns when the
     request is due."""
     if not practice.addon_online_payments:
-        raise ValidationError("Online payments (QuickPay) are off for this office: payment requests need them.")
+        raise ValidationError(ADDON_OFF)
     with transaction.atomic():
         payment_settings = settings_locked(practice)
         campaign = PaymentRequestCampaign.objects.select_for_update().get(pk=campaign.pk, practice=practice)
@@ -63,15 +64,17 @@ def campaign_resend(*, practice, campaign: PaymentRequestCampaign, actor, mobile
                 "the guarantor opted out of texts." if campaign.state == CampaignState.UNDELIVERABLE
                 else "it is no longer on the undeliverable list."))
         if OptOut.objects.filter(practice=practice, channel="sms", address=mobile).exists():
-            raise ValidationError({"mobile": "This number opted out of texts from the office (replied STOP)."})
+            raise ValidationError({"mobile": "This number opted out of texts from the office "
+                                             "(replied STOP)."})
         guarantor = Patient.objects.get(pk=campaign.guarantor_id, practice=practice)
         now = timezone.now()
         spread = Spread(practice=practice, cap=payment_settings.request_hourly_cap, now=now)
         reminders, days = payment_settings.request_reminders, payment_settings.request_reminder_days
-        request_at = spread.next_request()
-        times = [request_at, *(spread.take(request_at + timedelta(days=days * s)) for s in range(1, reminders + 1))]
+        times = moments_plan(spread, reminders, days)
+        request_at = times[0]
         campaign.attempt += 1
-        campaign.state, campaign.state_at, campaign.channel, campaign.address = CampaignState.ACTIVE, now, "sms", mobile
+        campaign.state, campaign.state_at = CampaignState.ACTIVE, now
+        campaign.channel, campaign.address = "sms", mobile
         campaign.fixed_number, campaign.reminders, campaign.request_at = True, reminders, request_at
         campaign.ends_at = times[-1] + timedelta(days=days)
         campaign.undeliverable_reason = campaign.undeliverable_detail = ""
@@ -82,7 +85,7 @@ def campaign_resend(*, practice, campaign: PaymentRequestCampaign, actor, mobile
                                                  "created_by": actor if actor and actor.pk else None})
         person = Person(guarantor.pk, guarantor.first_name, guarantor.last_name, guarantor.time_zone,
                         Contact("sms", mobile, True, fixed=True))
-        _queue(practice=practice, planned=[(campaign, person, times)])
+        messages_queue(practice=practice, planned=[(campaign, person, times)])
         spread.save()
         audit_record(practice=practice, actor=actor, action="payment_requests.resent",
                      target=f"payment request {campaign.pk}", attempt=campaign.attempt)
@@ -96,9 +99,8 @@ def campaign_dismiss(*, practice, campaign: PaymentRequestCampaign, actor) -> bo
                                                   state=CampaignState.UNDELIVERABLE).update(
         state=CampaignState.FINISHED, state_at=timezone.now())
     if moved:
-        payment_requests_cancel(practice_id=practice.pk, keys=_unsent_keys([(campaign.pk, campaign.attempt,
-                                                                              campaign.reminders)]),
-                                reason_code=ReasonCode.CANCELLED_BY_STAFF)
+        keys = message_keys([(campaign.pk, campaign.attempt, campaign.reminders)])
+        payment_requests_cancel(practice_id=practice.pk, keys=keys, reason_code=ReasonCode.CANCELLED_BY_STAFF)
         audit_record(practice=practice, actor=actor, action="payment_requests.dismissed",
                      target=f"payment request {campaign.pk}")
     return bool(moved)

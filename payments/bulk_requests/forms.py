@@ -59,7 +59,8 @@ class SelectionForm(forms.Form):
 
 class SnoozeForm(forms.Form):
     ONE, SELECTION = "one", "selection"
-    scope = forms.ChoiceField(choices=[(ONE, ONE), (SELECTION, SELECTION)], initial=ONE, widget=forms.HiddenInput)
+    scope = forms.ChoiceField(choices=[(ONE, ONE), (SELECTION, SELECTION)], initial=ONE,
+                              widget=forms.HiddenInput)
     guarantor = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False, widget=forms.HiddenInput)
     mode = forms.ChoiceField(choices=[("date", "Until a date"),
                                       ("claims", "Until the PMS reports the insurance claims settled")],
@@ -109,11 +110,13 @@ class ListSearchForm(forms.Form):
 
 class QuickAddForm(forms.Form):
     mobile = forms.CharField(label="Mobile number", max_length=30,
-                             widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off",
+                             widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel",
+                                                           "autocomplete": "off",
                                                            "placeholder": "(312) 555-0142"}),
                              error_messages={"required": "Enter the mobile number."})
     consent = forms.BooleanField(label="The guarantor gave this number and agreed to texts from the office",
-                                 error_messages={"required": "Confirm that the guarantor agreed to texts at this number."})
+                                 error_messages={"required": "Confirm that the guarantor agreed to texts "
+                                                             "at this number."})
 
     def clean_mobile(self) -> str:
         from .fixes import mobile_number_clean

@@ -38,7 +38,8 @@ def balances_changed(practice_id: int, guarantor_ids: list[int], source: str) ->
         "request_minimum", flat=True).first() or PaymentSettings._meta.get_field("request_minimum").default)
     for start in range(0, len(guarantor_ids) if campaigns else 0, CHUNK):
         below = Balance.objects.filter(guarantor_id__in=guarantor_ids[start:start + CHUNK], total__lt=minimum)
-        campaigns_end(practice_id=practice_id, campaign_filter=Q(guarantor_id__in=below.values("guarantor_id")),
+        campaigns_end(practice_id=practice_id,
+                      campaign_filter=Q(guarantor_id__in=below.values("guarantor_id")),
                       state=CampaignState.PAID, reason_code=ReasonCode.BALANCE_PAID,
                       detail="the PMS reports the balance below the minimum")
     if settled:

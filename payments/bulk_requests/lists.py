@@ -46,8 +46,10 @@ def _fill(request_list: RequestList, terms: Terms, among=None) -> int:
     qs = eligible_guarantors(terms=terms, skip=(SNOOZE_RULE,))
     start = 0
     if among is not None or request_list.size:
-        qs = qs.exclude(Exists(RequestListEntry.objects.filter(request_list=request_list, guarantor_id=OuterRef("id"))))
-        start = RequestListEntry.objects.filter(request_list=request_list).aggregate(m=Max("position"))["m"] or 0
+        qs = qs.exclude(Exists(RequestListEntry.objects.filter(request_list=request_list,
+                                                               guarantor_id=OuterRef("id"))))
+        start = (RequestListEntry.objects.filter(request_list=request_list)
+                 .aggregate(m=Max("position"))["m"] or 0)
     if among is not None:
         qs = qs.filter(pk__in=among)
     numbered = qs.annotate(pos=Window(RowNumber(), order_by=[F("balance__total").desc(), F("id").asc()]))
@@ -104,9 +106,11 @@ def request_lists_plan(now: datetime) -> int:
     days = {p.pk: timezone.localdate(now, timezone=p.tz) for p in practices}
     have = set(RequestList.objects.filter(practice__in=practices, day__in=set(days.values()))
                .values_list("practice_id", "day"))
-    hours = dict(PaymentSettings.objects.filter(practice__in=practices).values_list("practice_id", "request_list_hour"))
+    hours = dict(PaymentSettings.objects.filter(practice__in=practices).values_list("practice_id",
+                                                                                    "request_list_hour"))
     default_hour = PaymentSettings._meta.get_field("request_list_hour").default
-    missing = [RequestList(practice=p, day=days[p.pk], due_at=list_due_at(p, days[p.pk], hours.get(p.pk, default_hour)))
+    missing = [RequestList(practice=p, day=days[p.pk], due_at=list_due_at(p, days[p.pk], hours.get(p.pk,
+                                                                                                   default_hour)))
                for p in practices if (p.pk, days[p.pk]) not in have]
     RequestList.objects.bulk_create(missing, ignore_conflicts=True)
     return len(missing)

@@ -67,10 +67,12 @@ _COLUMNS = ("recipient_id", "recipient_name", "recipient_time_zone", "consent", 
             "subject", "body", "idempotency_key", "send_at", "reason", "template_name", "template_version")
 _TYPES = ("bigint", "varchar", "varchar", "boolean", "varchar", "varchar", "varchar", "text", "varchar",
           "timestamptz", "varchar", "varchar", "varchar")
+_ARRAYS = ", ".join(f"%b::{t}[]" for t in _TYPES)  # %b: each column's array is sent in binary
 _PG_INSERT = " ".join([  # composed from the constants above, no input
-    f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in _TYPES)})),",
-    f"ins AS (INSERT INTO {_TABLE} (practice_id, recipient_kind, kind, addon, html_body, status, reason_code,",
-    "attempts, sender, provider_message_id, last_error, archived, created_at, updated_at, first_due_at,",
+    f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT * FROM unnest({_ARRAYS})),",  # noqa: S608
+    f"ins AS (INSERT INTO {_TABLE} (practice_id, recipient_kind, kind, addon, html_body, status,",
+    "reason_code, attempts, sender, provider_message_id, last_error, archived, created_at, updated_at,",
+    "first_due_at,",
     f"{', '.join(_COLUMNS)}) SELECT %s, 'patient', %s, %s, '', %s, '', 0, '', '', '', false, %s, %s,",
     f"v.send_at, {', '.join('v.' + c for c in _COLUMNS)} FROM v",
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, send_at),",
@@ -99,6 +101,10 @@ def _insert_postgresql(practice_id: int, rows: list[RequestMessage], now: dateti
                                    Status.QUEUED, now, now])
 
 
+def _detail(due: datetime, now: datetime) -> str:
+    return "due now" if due <= now else f"due {due.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def _insert_generic(practice_id: int, rows: list[RequestMessage], now: datetime) -> list[tuple]:
     stored = set(Notification.objects.filter(idempotency_key__in=[m.idempotency_key for m in rows])
                  .values_list("idempotency_key", flat=True))
@@ -109,9 +115,10 @@ def _insert_generic(practice_id: int, rows: list[RequestMessage], now: datetime)
         for m in rows if m.idempotency_key not in stored], batch_size=500)
     NotificationEvent.objects.bulk_create([
         NotificationEvent(notification_id=n.pk, status=Status.QUEUED, created_at=now,
-                          detail="due now" if n.send_at <= now else f"due {n.send_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+                          detail=_detail(n.send_at, now))
         for n in made], batch_size=500)
-    NotificationDue.objects.bulk_create([NotificationDue(notification_id=n.pk, due_at=n.send_at) for n in made],
+    NotificationDue.objects.bulk_create([NotificationDue(notification_id=n.pk,
+                                                         due_at=n.send_at) for n in made],
                                         batch_size=500)
     return [(n.pk, n.send_at) for n in made]
 
@@ -150,7 +157,8 @@ def payment_requests_cancel(*, practice_id: int, keys: list[str], reason_code: s
             if ids:
                 NotificationDue.objects.filter(notification_id__in=ids).delete()
                 NotificationEvent.objects.bulk_create(
-                    [NotificationEvent(notification_id=pk, status=Status.WILL_NOT_SEND, reason_code=reason_code,
+                    [NotificationEvent(notification_id=pk, status=Status.WILL_NOT_SEND,
+                                       reason_code=reason_code,
                                        detail=detail, created_at=now) for pk in ids], batch_size=500)
             stopped += len(ids)
     return stopped

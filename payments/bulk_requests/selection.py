@@ -21,10 +21,12 @@ def _stored(request, request_list: RequestList) -> dict:
 
 def selection_get(request, request_list: RequestList) -> Selection:
     stored = _stored(request, request_list)
-    return Selection(everyone=stored["all"], ids=frozenset(stored["ids"]), excluded=frozenset(stored["excluded"]))
+    return Selection(everyone=stored["all"], ids=frozenset(stored["ids"]),
+                     excluded=frozenset(stored["excluded"]))
 
 
-def selection_apply(request, request_list: RequestList, *, action: str, shown: list[int], picked: list[int]) -> Selection:
+def selection_apply(request, request_list: RequestList, *, action: str, shown: list[int],
+                    picked: list[int]) -> Selection:
     """`all`: everyone pending; `none`: no one; `page`: the shown rows as ticked."""
     stored = _stored(request, request_list)
     if action == "all":

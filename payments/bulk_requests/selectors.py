@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Exists, Max, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import dateformat, timezone
@@ -14,10 +14,10 @@ from patients.models import Balance, Patient
 from practices.templatetags.portal import money, phone
 
 from ..models import (
+    NOT_RESENDABLE,
     PAID_STATUSES,
     CampaignState,
     ContactFix,
-    NOT_RESENDABLE,
     LinkSource,
     Payment,
     PaymentRequestCampaign,
@@ -26,7 +26,15 @@ from ..models import (
     Snooze,
 )
 from .contact import Person, people_of
-from .eligibility import RULE_SHORT, SNOOZE_RULE, Terms, entries_passing, failed_rules, rule_columns, standing_snoozes
+from .eligibility import (
+    RULE_SHORT,
+    SNOOZE_RULE,
+    Terms,
+    entries_passing,
+    failed_rules,
+    rule_columns,
+    standing_snoozes,
+)
 
 PAGE_SIZE = 50
 TABS = ("all", "pending", "snoozed")
@@ -116,7 +124,8 @@ class ListRow:
         if self.status == "sent":
             return "sent today"
         if self.status == "snoozed" and self.snooze:
-            until = f"until {dateformat.format(self.snooze.until, 'M j')}" if self.snooze.until else "until claims settle"
+            until = (f"until {dateformat.format(self.snooze.until, 'M j')}" if self.snooze.until
+                     else "until claims settle")
             why = self.snooze.get_reason_display() + (f": {self.snooze.note}" if self.snooze.note else "")
             return f"{until} · {why}"
         return "" if self.status == "pending" else self.failed_words
@@ -134,7 +143,8 @@ def _entries(request_list: RequestList, terms: Terms, tab: str) -> QuerySet[Requ
     if tab == "pending":
         return entries_passing(entries, terms=terms)
     if tab == "snoozed":
-        return entries.filter(Exists(standing_snoozes(terms.today).filter(guarantor_id=OuterRef("guarantor_id"))))
+        snoozed = standing_snoozes(terms.today).filter(guarantor_id=OuterRef("guarantor_id"))
+        return entries.filter(Exists(snoozed))
     return entries
 
 
@@ -187,7 +197,8 @@ def list_page(*, practice, request_list: RequestList, terms: Terms, tab: str, af
                   else "snoozed" if SNOOZE_RULE in failed else "off")
         rows.append(ListRow(position=entry.position, guarantor=guarantor, balance=balance,
                             last_visit=entry.last_visit, person=people.get(entry.guarantor_id), status=status,
-                            snooze=snoozes.get(entry.guarantor_id), campaign=campaigns.get(entry.guarantor_id),
+                            snooze=snoozes.get(entry.guarantor_id),
+                            campaign=campaigns.get(entry.guarantor_id),
                             failed=failed))
     return ListPage(rows=rows, next_after=found[-1].position if more else None, after=after)
 
@@ -216,7 +227,8 @@ def guarantor_name(*, practice, pk: int) -> str | None:
 
 
 def campaign_get(*, practice, pk) -> PaymentRequestCampaign:
-    return get_object_or_404(PaymentRequestCampaign.objects.select_related("guarantor"), practice=practice, pk=pk)
+    return get_object_or_404(PaymentRequestCampaign.objects.select_related("guarantor"), practice=practice,
+                             pk=pk)
 
 
 def fixes_not_taken(*, practice, limit: int = 100) -> list[ContactFix]:
@@ -235,7 +247,8 @@ def campaign_messages(*, campaign: PaymentRequestCampaign):
     """Every outbox row of the campaign, all attempts, oldest first."""
     from notifications.models import Notification
 
-    keys = [campaign.message_key(step, attempt) for attempt in range(1, campaign.attempt + 1) for step in range(3)]
+    keys = [campaign.message_key(step, attempt)
+            for attempt in range(1, campaign.attempt + 1) for step in range(3)]
     return list(Notification.objects.filter(practice_id=campaign.practice_id, idempotency_key__in=keys)
                 .only("id", "channel", "address", "status", "reason_code", "send_at", "sent_at", "last_error",
                       "idempotency_key").order_by("send_at", "id"))
@@ -260,7 +273,8 @@ def dashboard_figures(*, practice, terms: Terms) -> Figures:
     """What to check daily, in a handful of queries."""
     today = terms.today
     request_list = RequestList.objects.filter(practice=practice, day=today, made_at__isnull=False).first()
-    week_start = timezone.make_aware(datetime.combine(today - timedelta(days=today.weekday()), time()), practice.tz)
+    week_start = timezone.make_aware(datetime.combine(today - timedelta(days=today.weekday()), time()),
+                                     practice.tz)
     paid = Payment.objects.filter(practice=practice, status__in=PAID_STATUSES, succeeded_at__gte=week_start,
                                   link__source=LinkSource.PAYMENT_REQUEST).aggregate(
         n=Count("id"), amount=Coalesce(Sum("amount"), Value(Decimal("0.00")), output_field=DecimalField()))
@@ -268,8 +282,10 @@ def dashboard_figures(*, practice, terms: Terms) -> Figures:
     return Figures(
         list_made=request_list is not None, list_size=request_list.size if request_list else 0,
         pending=_entries(request_list, terms, "pending").count() if request_list else 0,
-        sent_today=campaigns.filter(started_on=today).count(), paid_week=paid["n"], paid_week_amount=paid["amount"],
-        snoozes_ending_today=Snooze.objects.filter(practice=practice, until=today, ended_at__isnull=True).count(),
+        sent_today=campaigns.filter(started_on=today).count(), paid_week=paid["n"],
+        paid_week_amount=paid["amount"],
+        snoozes_ending_today=Snooze.objects.filter(practice=practice, until=today,
+                                                   ended_at__isnull=True).count(),
         undeliverable=campaigns.filter(state=CampaignState.UNDELIVERABLE).exclude(
             undeliverable_reason__in=NOT_RESENDABLE).count())
 
@@ -290,7 +306,8 @@ def reminders_over_cap(*, practice, reminders: int, days: int) -> str:
     in_window = min(reminders + 1, window // max(days, 1) + 1)
     if in_window <= cap:
         return ""
-    return (f"The office's frequency cap allows {cap} texts in {window} days: with reminders {days} days apart, "
+    return (f"The office's frequency cap allows {cap} texts in {window} days: with reminders {days} days "
+            "apart, "
             f"a reminder would be held back by it. Space them at least {window // cap + 1} days apart, "
             "or send fewer reminders.")
 

@@ -31,7 +31,8 @@ def snooze_until_check(until: date, today: date) -> None:
         raise ValidationError({"until": "Choose a re-enroll date within a year."})
 
 
-def snooze_create(*, practice, actor, guarantor_ids, until: date | None, reason: str, note: str = "") -> SnoozeResult:
+def snooze_create(*, practice, actor, guarantor_ids, until: date | None, reason: str,
+                  note: str = "") -> SnoozeResult:
     """Snooze these guarantors (replacing any snooze they have): until `until`, or, when it is
     None, until the PMS reports their claims settled (only those with claims outstanding)."""
     today = timezone.localdate(timezone=practice.tz)
@@ -89,6 +90,7 @@ def snoozes_claims_settled(*, practice_id: int, guarantor_ids: list[int]) -> lis
         ids = list(qs.values_list("guarantor_id", flat=True))
         if ids:
             Snooze.objects.filter(practice_id=practice_id, guarantor_id__in=ids, until__isnull=True,
-                                  ended_at__isnull=True).update(ended_at=now, ended_reason=SnoozeEnd.CLAIMS_SETTLED)
+                                  ended_at__isnull=True).update(ended_at=now,
+                                                                ended_reason=SnoozeEnd.CLAIMS_SETTLED)
             ended += ids
     return ended

@@ -64,6 +64,7 @@ class Spread:
         """Write the hours this plan used (the caller holds the practice's settings lock)."""
         if self.changed:
             RequestHour.objects.bulk_create(
-                [RequestHour(practice=self.practice, hour=hour, used=self.used[hour]) for hour in self.changed],
+                [RequestHour(practice=self.practice, hour=hour,
+                             used=self.used[hour]) for hour in self.changed],
                 update_conflicts=True, unique_fields=["practice", "hour"], update_fields=["used"])
             self.changed.clear()

@@ -46,14 +46,17 @@ def _list_context(request, *, tab: str, after: int | None, counts: bool = False,
     practice = request.practice
     terms = Terms.of(practice)
     request_list = request_list_today(practice=practice, today=terms.today)
-    context = {"tab": tab, "terms": terms, "request_list": request_list, "snooze_form": SnoozeForm(today=terms.today),
+    context = {"tab": tab, "terms": terms, "request_list": request_list,
+               "snooze_form": SnoozeForm(today=terms.today),
                "search_form": ListSearchForm(), **extra}
     if request_list is not None and request_list.made_at is not None:
         selection = selection_get(request, request_list)
-        page = selectors.list_page(practice=practice, request_list=request_list, terms=terms, tab=tab, after=after)
+        page = selectors.list_page(practice=practice, request_list=request_list, terms=terms, tab=tab,
+                                   after=after)
         for row in page.rows:
             row.selected = row.pending and is_selected(selection, row.guarantor.pk)
-        context.update(page=page, selection=selection, **_counts_context(request_list, terms, selection, counts))
+        context.update(page=page, selection=selection, **_counts_context(request_list, terms, selection,
+                                                                         counts))
     return context
 
 
@@ -128,14 +131,16 @@ def request_select(request):
 @addon_required(ADDON)
 @require_POST
 def request_send(request):
-    form, selection = _apply_page(request)
+    _, selection = _apply_page(request)
     request_list = request_list_today(practice=request.practice)
     if selection is None or request_list is None:
         messages.error(request, "That selection is not valid any more; choose again.")
         return redirect(_list_url())
     if not SendForm(request.POST).is_valid() or not request.POST.get("confirm"):
-        plan = payment_requests_preview(practice=request.practice, request_list=request_list, selection=selection)
-        return render(request, "payments/requests/confirm.html", {"plan": plan, "first_at": _local(plan.first_at),
+        plan = payment_requests_preview(practice=request.practice, request_list=request_list,
+                                        selection=selection)
+        return render(request, "payments/requests/confirm.html", {"plan": plan,
+                                                                  "first_at": _local(plan.first_at),
                                                                    "last_at": _local(plan.last_at)})
     try:
         plan = payment_requests_send(practice=request.practice, actor=request.user, request_list=request_list,
@@ -179,7 +184,8 @@ def request_snooze(request):
     if form.is_valid():
         try:
             result = snoozes.snooze_create(practice=request.practice, actor=request.user,
-                                           guarantor_ids=_snooze_targets(request, form), until=form.cleaned_data["until"],
+                                           guarantor_ids=_snooze_targets(request, form),
+                                           until=form.cleaned_data["until"],
                                            reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
@@ -187,7 +193,8 @@ def request_snooze(request):
         else:
             messages.success(request, _snoozed_message(result, form.cleaned_data["until"]))
             return redirect(_list_url())
-    return render(request, "payments/requests/snooze.html", {"form": form, **_snooze_who(request, form)}, status=400)
+    return render(request, "payments/requests/snooze.html", {"form": form, **_snooze_who(request, form)},
+                  status=400)
 
 
 def _snooze_targets(request, form) -> list[int]:
@@ -226,8 +233,10 @@ def request_unsnooze(request):
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["ids"]))
     else:
-        ended = snoozes.snooze_end(practice=request.practice, actor=request.user, guarantor_ids=form.cleaned_data["ids"])
-        messages.success(request, f"Un-snoozed {ended} guarantor{'s' if ended != 1 else ''}: back on the list now.")
+        ended = snoozes.snooze_end(practice=request.practice, actor=request.user,
+                                   guarantor_ids=form.cleaned_data["ids"])
+        messages.success(request,
+                         f"Un-snoozed {ended} guarantor{'s' if ended != 1 else ''}: back on the list now.")
     return redirect(_list_url("snoozed"))
 
 
@@ -243,8 +252,10 @@ def request_search(request):
         request_list = request_list_today(practice=request.practice, today=terms.today)
         found = patient_search(practice=request.practice, filters=PatientFilters(q=form.cleaned_data["q"]))
         results = [explain(patient=p, terms=terms, list_id=request_list.pk if request_list else None)
-                   for p in found.select_related("guarantor").order_by("last_name", "first_name", "id")[:SEARCH_LIMIT]]
-    context = _list_context(request, tab="pending", after=None, search_form=form, results=results, searched=True)
+                   for p in found.select_related("guarantor").order_by("last_name", "first_name",
+                                                                       "id")[:SEARCH_LIMIT]]
+    context = _list_context(request, tab="pending", after=None, search_form=form, results=results,
+                            searched=True)
     return render(request, "payments/requests/list.html", context, status=200 if form.is_valid() else 400)
 
 

@@ -17,5 +17,5 @@ def payment_request_explainer(context, patient):
         return {"explanation": None}
     terms = Terms.of(practice)
     request_list = request_list_today(practice=practice, today=terms.today)
-    return {"explanation": explain(patient=patient, terms=terms,
-                                   list_id=request_list.pk if request_list and request_list.made_at else None)}
+    made = request_list if request_list and request_list.made_at else None
+    return {"explanation": explain(patient=patient, terms=terms, list_id=made.pk if made else None)}

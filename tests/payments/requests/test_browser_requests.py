@@ -22,7 +22,8 @@ def _sign_in(page, live_server, world):
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_select_all_deselect_two_snooze_one_send_the_rest_and_fix_an_undeliverable(page, live_server, live_desk,
+def test_select_all_deselect_two_snooze_one_send_the_rest_and_fix_an_undeliverable(page, live_server,
+                                                                                   live_desk,
                                                                                    world):
     names = ["Ada", "Ben", "Cal", "Dee", "Eli", "Fay", "Gus", "Hal"]
     guarantors = [make_guarantor(live_desk.practice, f"G-{n}", first=name, total=f"{900 - 10 * n}.00",
@@ -31,7 +32,8 @@ def test_select_all_deselect_two_snooze_one_send_the_rest_and_fix_an_undeliverab
     live_desk.make_list()
     _sign_in(page, live_server, world)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
-    page.get_by_role("navigation", name="Payments views").get_by_role("link", name="Bulk payment request").click()
+    page.get_by_role("navigation", name="Payments views").get_by_role("link",
+                                                                      name="Bulk payment request").click()
     expect(page.get_by_test_id("pending-count")).to_have_text("8")
 
     # Select all (every pending guarantor), then deselect two with the keyboard.

@@ -111,7 +111,8 @@ def test_a_claim_tied_snooze_ends_when_the_pms_reports_the_claims_settled(desk, 
     from patients.models import Patient
 
     waiting, plain = Patient.objects.get(external_id="G-1"), Patient.objects.get(external_id="G-2")
-    result = snooze_create(practice=desk.practice, actor=None, guarantor_ids=[waiting.pk, plain.pk], until=None,
+    result = snooze_create(practice=desk.practice, actor=None, guarantor_ids=[waiting.pk, plain.pk],
+                           until=None,
                            reason="claim_resubmit")
     assert (result.snoozed, result.without_claims) == (1, 1)  # G-2 has no claims to wait for
     desk.settings(request_include_claims=False)
@@ -133,7 +134,8 @@ def test_a_dated_snooze_is_not_ended_by_settled_claims(desk):
     from patients.models import Patient
 
     guarantor = Patient.objects.get(external_id="G-1")
-    snooze_create(practice=desk.practice, actor=None, guarantor_ids=[guarantor.pk], until=TODAY + timedelta(days=4),
+    snooze_create(practice=desk.practice, actor=None, guarantor_ids=[guarantor.pk],
+                  until=TODAY + timedelta(days=4),
                   reason="claim_not_started")
     patients_bulk_upsert(practice=desk.practice, items=[_record("G-1", "100.00", claims=0)])
     assert Snooze.objects.get().ended_at is None
@@ -141,7 +143,8 @@ def test_a_dated_snooze_is_not_ended_by_settled_claims(desk):
 
 def test_snoozing_another_practices_guarantor_does_nothing(desk, world):
     other = make_guarantor(world.practice_c, "C-1")
-    result = snooze_create(practice=desk.practice, actor=None, guarantor_ids=[other.pk], until=TODAY + timedelta(days=3),
+    result = snooze_create(practice=desk.practice, actor=None, guarantor_ids=[other.pk],
+                           until=TODAY + timedelta(days=3),
                            reason="hsa_card")
     assert result.snoozed == 0 and not Snooze.objects.exists()
     with time_machine.travel(datetime(2026, 6, 10, 15, 0, tzinfo=UTC)):

@@ -44,7 +44,8 @@ def test_select_all_across_pages_deselect_two_and_send_the_rest(desk, crowd, cli
     assert first.context["page"].next_after == PAGE_SIZE
     shown = _ids(first)
     # Select all (every pending guarantor, not only this page), then page on.
-    response = client.post(reverse("payment_requests_select"), {"action": "all", "shown": shown, "picked": shown})
+    response = client.post(reverse("payment_requests_select"), {"action": "all", "shown": shown,
+                                                                "picked": shown})
     assert response.status_code == 302
     second = client.get(LIST, {"after": PAGE_SIZE})
     assert _ids(second) == [g.pk for g in crowd[PAGE_SIZE:]]
@@ -85,10 +86,12 @@ def test_snooze_one_through_the_dialogs_form_and_many_through_the_selection(desk
     client = client_of(world.staff_a)
     until = (TODAY + timedelta(days=14)).isoformat()
     response = client.post(reverse("payment_requests_snooze"), {
-        "scope": "one", "guarantor": crowd[0].pk, "mode": "date", "until": until, "reason": "claim_not_started"})
+        "scope": "one", "guarantor": crowd[0].pk, "mode": "date", "until": until,
+        "reason": "claim_not_started"})
     assert response.status_code == 302
     snooze = Snooze.objects.get()
-    assert (snooze.guarantor_id, snooze.until.isoformat(), snooze.created_by) == (crowd[0].pk, until, world.staff_a)
+    assert (snooze.guarantor_id, snooze.until.isoformat(), snooze.created_by) == (crowd[0].pk, until,
+                                                                                  world.staff_a)
     shown = _ids(client.get(LIST))
     client.post(reverse("payment_requests_select"), {"shown": shown, "picked": shown[:2]})
     client.post(reverse("payment_requests_snooze"), {"scope": "selection", "mode": "date", "until": until,
@@ -134,7 +137,8 @@ def test_hostile_selection_posts_change_nothing_and_never_fail(desk, crowd, clie
     assert not PaymentRequestCampaign.objects.exists()
 
 
-@pytest.mark.parametrize("query", [{"after": str(2**64)}, {"after": "-1"}, {"after": "x\x00"}, {"tab": "paid"},
+@pytest.mark.parametrize("query", [{"after": str(2**64)}, {"after": "-1"}, {"after": "x\x00"},
+                                   {"tab": "paid"},
                                    {"after": "9" * 5000}])
 def test_hostile_list_queries_show_the_first_page(desk, crowd, client_of, world, query):
     desk.make_list()
@@ -193,7 +197,8 @@ def test_the_dashboard_shows_what_to_check_daily(desk, crowd, client_of, world):
 
 def test_admins_set_the_request_settings_and_staff_cannot(desk, client_of, world):
     client = client_of(world.admin_ab, office="lakeside")
-    data = {"save_requests": "1", "request_minimum": "100", "request_aging": "over_60", "request_reminders": "1",
+    data = {"save_requests": "1", "request_minimum": "100", "request_aging": "over_60",
+            "request_reminders": "1",
             "request_reminder_days": "5", "request_list_hour": "6", "request_hourly_cap": "40",
             "request_include_claims": "on"}
     assert client.post(reverse("payment_settings"), data).status_code == 302
@@ -225,7 +230,8 @@ def test_the_settings_page_warns_when_the_frequency_cap_would_hold_a_reminder_ba
     ("request_hourly_cap", "10001"), ("request_hourly_cap", "1e3"), ("request_hourly_cap", "5\x00"),
 ])
 def test_bad_request_settings_are_refused_naming_the_field(desk, client_of, world, field, value):
-    data = {"save_requests": "1", "request_minimum": "25", "request_aging": "current", "request_reminders": "2",
+    data = {"save_requests": "1", "request_minimum": "25", "request_aging": "current",
+            "request_reminders": "2",
             "request_reminder_days": "3", "request_list_hour": "7", "request_hourly_cap": "250", field: value}
     response = client_of(world.admin_ab, office="lakeside").post(reverse("payment_settings"), data)
     assert response.status_code == 200 and field in response.context["requests_form"].errors

@@ -3,7 +3,7 @@ spread under the hourly cap and inside texting hours, stopped when the guarantor
 
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -95,7 +95,8 @@ def test_the_spread_keeps_to_texting_hours_and_the_practices_narrower_window(des
     for n in range(3):
         make_guarantor(desk.practice, f"G-{n}")
     # 20:00 in Chicago: two fit before 21:00, the third waits for 09:00 (the practice's window).
-    MessagingSettings.objects.create(practice=desk.practice, quiet_hours_start="09:00", quiet_hours_end="21:00")
+    MessagingSettings.objects.create(practice=desk.practice, quiet_hours_start="09:00",
+                                     quiet_hours_end="21:00")
     daytime.move_to(datetime(2026, 6, 11, 1, 0, tzinfo=UTC))
     desk.send()
     local = sorted(n.send_at.astimezone(desk.practice.tz) for n in Notification.objects.all())
@@ -117,13 +118,14 @@ def test_a_send_is_set_based_its_queries_do_not_grow_with_the_guarantors(desk):
     with CaptureQueriesContext(connection) as few:
         desk.send()
     for n in range(150):
-        make_guarantor(desk.practice, f"B-{n}", mobile=f"+1312555{n:04d}", last_visit=datetime(2026, 6, 1).date())
+        make_guarantor(desk.practice, f"B-{n}", mobile=f"+1312555{n:04d}", last_visit=date(2026, 6, 1))
     with time_machine.travel(datetime(2026, 6, 11, 15, 0, tzinfo=UTC), tick=True):
         desk.make_list()
         with CaptureQueriesContext(connection) as many:
             plan = desk.send()
     assert plan.campaigns == 150 and Notification.objects.count() == 160 * 3
-    assert len(many.captured_queries) <= len(few.captured_queries) + 2, [q["sql"][:80] for q in many.captured_queries]
+    statements = [q["sql"][:80] for q in many.captured_queries]
+    assert len(many.captured_queries) <= len(few.captured_queries) + 2, statements
 
 
 def _pay(client, token: str, choice="due"):
@@ -158,8 +160,9 @@ def _record(external_id: str, total: str, mobile="(312) 555-0142", claims=0) -> 
     return {"external_id": external_id, "first_name": "Ana", "last_name": "Reyes", "mobile_phone": mobile,
             "consents": {"email": False, "sms": True, "voice": False, "paperless": False},
             "last_visit_on": "2026-05-01",
-            "balance": {"total": total, "amount_due": total, "aging": {"current": total}, "in_collections": False,
-                        "on_payment_plan": False, "outstanding_claims": claims, "as_of": "2026-06-10T08:00:00Z"}}
+            "balance": {"total": total, "amount_due": total, "aging": {"current": total},
+                        "in_collections": False, "on_payment_plan": False, "outstanding_claims": claims,
+                        "as_of": "2026-06-10T08:00:00Z"}}
 
 
 @pytest.mark.parametrize(("total", "ends"), [("24.99", True), ("25.00", False), ("60.00", False)])

@@ -39,7 +39,8 @@ def test_nothing_to_send_to_is_undeliverable_at_once(desk, kwargs, reason):
     guarantor = make_guarantor(desk.practice, "G-1", **kwargs)
     desk.send()
     campaign = _campaign(guarantor)
-    assert (campaign.state, campaign.undeliverable_reason, campaign.resendable) == ("undeliverable", reason, True)
+    assert (campaign.state, campaign.undeliverable_reason, campaign.resendable) == ("undeliverable", reason,
+                                                                                    True)
     assert not Notification.objects.exists()
 
 
@@ -80,7 +81,8 @@ def test_a_stop_after_the_send_was_queued_is_shown_as_opted_out(desk):
     drain_inline()
     due_work_run()
     campaign = _campaign(guarantor)
-    assert (campaign.state, campaign.undeliverable_reason, campaign.resendable) == ("undeliverable", "opted_out", False)
+    assert (campaign.state, campaign.undeliverable_reason, campaign.resendable) == ("undeliverable",
+                                                                                    "opted_out", False)
 
 
 def test_the_undeliverable_screen_says_why_and_the_fix_resends_at_once(desk, client_of, world):
@@ -100,7 +102,8 @@ def test_the_undeliverable_screen_says_why_and_the_fix_resends_at_once(desk, cli
     messages = list(Notification.objects.filter(idempotency_key__startswith=f"payreq:{campaign.pk}:2:")
                     .order_by("idempotency_key"))
     assert [(n.address, n.channel) for n in messages] == [("+13125550199", "sms")] * 3
-    assert QuickPayLink.objects.filter(notification_key=messages[0].idempotency_key, source="payment_request").exists()
+    assert QuickPayLink.objects.filter(notification_key=messages[0].idempotency_key,
+                                       source="payment_request").exists()
     drain_inline()
     messages[0].refresh_from_db()
     assert messages[0].status == "sent"
@@ -124,7 +127,8 @@ def test_the_undeliverable_screen_says_why_and_the_fix_resends_at_once(desk, cli
     ("+1312555\x070142", "Enter a phone number"),
     ("1" * 5000, "Ensure this value has at most 30 characters"),
 ])
-def test_the_quick_add_refuses_what_is_not_a_mobile_number_naming_the_field(desk, client_of, world, value, message):
+def test_the_quick_add_refuses_what_is_not_a_mobile_number_naming_the_field(desk, client_of, world, value,
+                                                                            message):
     guarantor = make_guarantor(desk.practice, "G-1", mobile="", email="")
     desk.send()
     campaign = _campaign(guarantor)
