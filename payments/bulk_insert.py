@@ -54,7 +54,8 @@ def rows_insert(model: type[Model], columns: list[str], rows: list[tuple], *, re
                                                                  strict=True)})
                    for row in rows]
         model.objects.bulk_create(objects, batch_size=500, ignore_conflicts=skip_conflicts)
-        return [] if skip_conflicts else [tuple(getattr(o, name) for name in returning) for o in objects]
+        attnames = [model._meta.get_field(name).attname for name in returning]
+        return [] if skip_conflicts else [tuple(getattr(o, name) for name in attnames) for o in objects]
     table = model._meta.db_table
     names = ", ".join(f.column for f in fields)
     arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)  # %b: sent in binary

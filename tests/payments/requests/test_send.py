@@ -1,10 +1,14 @@
 """Sending the list: campaigns, their requests and reminders in the outbox with QuickPay links,
 spread under the hourly cap and inside texting hours, stopped when the guarantor pays."""
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -177,3 +181,25 @@ def test_a_pms_balance_below_the_minimum_ends_the_campaign_paid(desk, total, end
     assert (campaign.state == CampaignState.PAID) is ends
     statuses = {(n.status, n.reason_code) for n in _messages(campaign)}
     assert statuses == ({("will_not_send", "balance_paid")} if ends else {("queued", "")})
+
+
+def test_the_embedded_default_on_sqlite_sends_resends_and_stops_the_same_way(tmp_path):
+    """The set-based writes have a generic path for SQLite (bulk_create, multi-row inserts): a
+    send, a payment that stops it, the list's screens and a resend, run again in the embedded
+    default's settings."""
+    if connection.vendor == "sqlite":
+        pytest.skip("this is the run on SQLite")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path)}
+    here = Path(__file__).resolve()
+    chosen = ["test_a_send_starts_a_campaign_each_with_request_and_reminders_carrying_quickpay_links",
+              "test_a_quickpay_payment_ends_the_campaign_paid_and_stops_its_reminders",
+              "test_sends_are_spread_under_the_hourly_cap_counting_earlier_sends_and_reminders"]
+    others = [here.parent / "test_screens.py::test_select_all_across_pages_deselect_two_and_send_the_rest",
+              here.parent / ("test_undeliverable.py::"
+                             "test_the_undeliverable_screen_says_why_and_the_fix_resends_at_once")]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+         *(f"{here}::{name}" for name in chosen), *map(str, others)],
+        cwd=here.parents[3], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "5 passed" in result.stdout
