@@ -184,7 +184,8 @@ PATIENT_IMPORT_STUCK_SECONDS = env_int("PATIENT_IMPORT_STUCK_SECONDS", 60 * 60, 
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
-                "notifications.demo.demo_seed", "payments.demo.quickpay_demo_seed"]
+                "notifications.demo.demo_seed", "payments.demo.quickpay_demo_seed",
+                "payments.demo.bulk_requests_demo_seed"]
 
 LOGGING = {
     "version": 1,
