@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, Max, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Exists, F, Max, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import dateformat, timezone
@@ -277,7 +277,8 @@ def dashboard_figures(*, practice, terms: Terms) -> Figures:
                                      practice.tz)
     paid = Payment.objects.filter(practice=practice, status__in=PAID_STATUSES, succeeded_at__gte=week_start,
                                   link__source=LinkSource.PAYMENT_REQUEST).aggregate(
-        n=Count("id"), amount=Coalesce(Sum("amount"), Value(Decimal("0.00")), output_field=DecimalField()))
+        n=Count("id"), amount=Coalesce(Sum(F("amount") - F("amount_refunded")), Value(Decimal("0.00")),
+                                       output_field=DecimalField()))
     campaigns = PaymentRequestCampaign.objects.filter(practice=practice)
     return Figures(
         list_made=request_list is not None, list_size=request_list.size if request_list else 0,

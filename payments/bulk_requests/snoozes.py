@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patients.models import IS_GUARANTOR, Balance, Patient
@@ -52,16 +52,22 @@ def snooze_create(*, practice, actor, guarantor_ids, until: date | None, reason:
         without_claims = len(ids) - len(waiting)
         ids = [pk for pk in ids if pk in waiting]
     now = timezone.now()
-    with transaction.atomic():
-        for start in range(0, len(ids), CHUNK):
-            part = ids[start:start + CHUNK]
-            Snooze.objects.filter(guarantor_id__in=part, ended_at__isnull=True).update(
-                ended_at=now, ended_reason=SnoozeEnd.REPLACED, ended_by=actor)
-            Snooze.objects.bulk_create([Snooze(practice=practice, guarantor_id=pk, until=until, reason=reason,
-                                               note=note, created_by=actor) for pk in part], batch_size=1000)
-        if ids:
-            audit_record(practice=practice, actor=actor, action="payment_requests.snoozed",
-                         target=f"{len(ids)} guarantors", until=str(until or "claims settled"), reason=reason)
+    try:
+        with transaction.atomic():
+            for start in range(0, len(ids), CHUNK):
+                part = ids[start:start + CHUNK]
+                Snooze.objects.filter(guarantor_id__in=part, ended_at__isnull=True).update(
+                    ended_at=now, ended_reason=SnoozeEnd.REPLACED, ended_by=actor)
+                Snooze.objects.bulk_create(
+                    [Snooze(practice=practice, guarantor_id=pk, until=until, reason=reason, note=note,
+                            created_by=actor) for pk in part], batch_size=1000)
+            if ids:
+                audit_record(practice=practice, actor=actor, action="payment_requests.snoozed",
+                             target=f"{len(ids)} guarantors", until=str(until or "claims settled"),
+                             reason=reason)
+    except IntegrityError:  # one standing snooze a guarantor: someone snoozed one of them just now
+        raise ValidationError("Someone else snoozed one of these guarantors just now: look again and "
+                              "snooze them again if you still want to.") from None
     return SnoozeResult(snoozed=len(ids), without_claims=without_claims)
 
 

@@ -136,7 +136,8 @@ def request_send(request):
     if selection is None or request_list is None:
         messages.error(request, "That selection is not valid any more; choose again.")
         return redirect(_list_url())
-    if not SendForm(request.POST).is_valid() or not request.POST.get("confirm"):
+    confirm = SendForm(request.POST)
+    if not confirm.is_valid() or not confirm.cleaned_data["confirm"]:
         plan = payment_requests_preview(practice=request.practice, request_list=request_list,
                                         selection=selection)
         return render(request, "payments/requests/confirm.html", {"plan": plan,
@@ -188,7 +189,9 @@ def request_snooze(request):
                                            until=form.cleaned_data["until"],
                                            reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
+            if not hasattr(exc, "error_dict"):
+                form.add_error(None, exc)
+            for name, errors in getattr(exc, "error_dict", {}).items():
                 form.add_error(name if name in form.fields else None, errors)
         else:
             messages.success(request, _snoozed_message(result, form.cleaned_data["until"]))

@@ -20,6 +20,7 @@ from notifications.models import MessagingSettings, Notification, SandboxMessage
 from patients.models import Balance
 from patients.services import patients_bulk_upsert
 from payments.models import CampaignState, Payment, PaymentRequestCampaign, QuickPayLink, RequestHour
+from practices.due_work import due_work_run
 
 from .conftest import make_guarantor
 
@@ -130,6 +131,24 @@ def test_a_send_is_set_based_its_queries_do_not_grow_with_the_guarantors(desk):
     assert plan.campaigns == 150 and Notification.objects.count() == 160 * 3
     statements = [q["sql"][:80] for q in many.captured_queries]
     assert len(many.captured_queries) <= len(few.captured_queries) + 2, statements
+
+
+def test_a_campaign_finishes_the_reminder_spacing_after_its_last_reminder(desk, daytime):
+    desk.settings(request_reminders=1, request_reminder_days=3)
+    guarantor = make_guarantor(desk.practice, "G-1")
+    desk.send()
+    campaign = PaymentRequestCampaign.objects.get(guarantor=guarantor)
+    assert campaign.ends_at - campaign.request_at == timedelta(days=6)
+    daytime.move_to(campaign.ends_at - timedelta(minutes=1))
+    due_work_run()
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.ACTIVE
+    daytime.move_to(campaign.ends_at + timedelta(minutes=1))
+    due_work_run()
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.FINISHED
+    # Finished, and no visit since: still off the list until someone on the account visits.
+    assert desk.send().campaigns == 0
 
 
 def _pay(client, token: str, choice="due"):
