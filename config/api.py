@@ -8,6 +8,7 @@ from patients.api import router as patients_router
 from payments.api import router as payments_router
 from practices.api import PracticeApiKey
 from practices.api import router as practice_router
+from statements.api import router as statements_router
 
 api = NinjaAPI(
     title="Balance Outreach API",
@@ -48,6 +49,7 @@ def refused(request, exc):
 api.add_router("/", practice_router)
 api.add_router("/", payments_router)
 api.add_router("/", patients_router)
+api.add_router("/", statements_router)
 
 
 def not_found(request, *args, **kwargs):

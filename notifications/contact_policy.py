@@ -1,7 +1,13 @@
 """The checks made just before each send, for a chunk of rows at once.
 
-Order: address, add-on, consent, opt-out, frequency cap (SMS and voice), quiet hours (SMS and
-voice). The first that fails decides; each decision becomes a status event.
+Order: still wanted, address, add-on, consent, opt-out, frequency cap (SMS and voice), quiet
+hours (SMS and voice). The first that fails decides; each decision becomes a status event.
+
+"Still wanted?" is asked of the apps that queued the messages, without importing them: each
+dotted path in settings.NOTIFICATIONS_STILL_WANTED is called once per chunk as `hook(rows)` and
+answers `{notification id: (reason code, detail)}` for the rows it no longer wants sent (a
+statement superseded by a newer one, a balance paid). Rows without an id (the cadence preview's
+planned messages) are never asked about.
 """
 
 from collections import Counter
@@ -10,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from .models import Channel, MessagingSettings, Notification, OptOut, ReasonCode
 from .quiet_hours import allowed_window, next_allowed
@@ -30,6 +37,18 @@ class Decision:
 SEND = Decision("send", detail="contact policy passed")
 
 
+def still_wanted_answers(rows) -> dict[int, tuple[str, str]]:
+    """The rows the queuing apps no longer want sent: id -> (reason code, detail)."""
+    asked = [n for n in rows if n.pk]
+    answers: dict[int, tuple[str, str]] = {}
+    if not asked:
+        return answers
+    for path in settings.NOTIFICATIONS_STILL_WANTED:
+        for pk, answer in import_string(path)(asked).items():
+            answers.setdefault(pk, answer)
+    return answers
+
+
 class PolicyContext:
     """What the checks need for a chunk, read in a handful of queries."""
 
@@ -43,6 +62,7 @@ class PolicyContext:
             practice_id__in=practice_ids, address__in=addresses).values_list(
             "practice_id", "channel", "address"))
         self.sent_counts = self.recent_sends([n for n in rows if n.channel in PHONE_CHANNELS])
+        self.unwanted = still_wanted_answers(rows)
 
     def recent_sends(self, rows: list[Notification]) -> Counter:
         """Texts and calls per recipient of `rows` within each practice's cap window, as the
@@ -76,6 +96,9 @@ class PolicyContext:
 
     def decide(self, n: Notification) -> Decision:
         practice = n.practice
+        unwanted = self.unwanted.get(n.pk) if n.pk else None
+        if unwanted:
+            return Decision("refuse", unwanted[0], unwanted[1])
         if not n.address:
             return Decision("refuse", ReasonCode.NO_ADDRESS, "no address for this channel")
         if n.addon and not getattr(practice, f"addon_{n.addon}", False):
@@ -107,3 +130,45 @@ class PolicyContext:
         local = at.astimezone(tz)
         return Decision("wait", detail=f"quiet hours: waits until {local:%Y-%m-%d %H:%M %Z} "
                         f"({start:%H:%M}-{end:%H:%M} {tz.key})", until=at)
+
+
+def decisions_ahead(rows: list, *, now: datetime) -> list[tuple]:
+    """What the engine would decide for each row when it comes due, if nothing else changed:
+    (row, decision, when) in time order.
+
+    The decisions are `PolicyContext.decide`'s own. Each row is judged at its due time (now for
+    a time already past), with the texts and calls sent before it in its cap window counted,
+    including the earlier rows that would go; a quiet-hours wait is followed to the time it
+    moves to. Rows are plain objects with the attributes delivery reads (a row without an id
+    is a planned message, never asked "still wanted?").
+    """
+    ctx = PolicyContext(rows, now)
+    windows = {n.practice_id: timedelta(days=ctx.cap(n.practice_id)[1]) for n in rows}
+    history: dict[tuple, list[datetime]] = {}
+    phone_rows = [n for n in rows if n.channel in PHONE_CHANNELS]
+    wanted: dict[tuple, set] = {}
+    for n in phone_rows:
+        wanted.setdefault((n.practice_id, n.recipient_kind), set()).add(n.recipient_id)
+    for (practice_id, kind), ids in wanted.items():
+        recipients, args = among("recipient_id", ids)
+        for recipient_id, sent_at in run(
+                f"SELECT recipient_id, sent_at FROM {_TABLE} WHERE practice_id = %s "  # noqa: S608
+                f"AND recipient_kind = %s AND {recipients} AND channel IN (%s, %s) AND sent_at >= %s",
+                [practice_id, kind, *args, *PHONE_CHANNELS, now - windows[practice_id]]):
+            history.setdefault((practice_id, kind, recipient_id), []).append(sent_at)
+    decided = []
+    for n in sorted(rows, key=lambda r: max(r.send_at, now)):
+        at = max(n.send_at, now)
+        key = (n.practice_id, n.recipient_kind, n.recipient_id)
+        for _ in range(4):  # a wait moves it to the next allowed hour, which is then judged
+            ctx.now = at
+            start = at - windows[n.practice_id]
+            ctx.sent_counts[key] = sum(1 for t in history.get(key, ()) if start <= t <= at)
+            decision = ctx.decide(n)
+            if decision.action != "wait":
+                break
+            at = decision.until
+        if decision.action == "send" and n.channel in PHONE_CHANNELS:
+            history.setdefault(key, []).append(at)
+        decided.append((n, decision, at))
+    return decided

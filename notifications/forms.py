@@ -39,6 +39,7 @@ class NotificationFilterForm(forms.Form):
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs=_DAY_PICKER))
     recipient = forms.CharField(required=False, max_length=200,
                                 help_text="Name, address, or #id")
+    tag = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
     after = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_date_from(self):
@@ -69,7 +70,7 @@ class NotificationFilterForm(forms.Form):
                if d.get("date_to") else None)
         return Filters(kind=d.get("kind", ""), channel=d.get("channel", ""),
                        status=d.get("status", ""), date_from=start, date_to=end,
-                       recipient=d.get("recipient", ""))
+                       recipient=d.get("recipient", ""), tag=d.get("tag", ""))
 
 
 def _cursor_valid(value: str) -> bool:
@@ -161,3 +162,23 @@ class MessagingSettingsForm(forms.ModelForm):
         if rate is not None and not 0 < rate <= 1000:
             self.add_error("rate_per_second", "More than 0 and at most 1000.")
         return data
+
+
+class MessageTemplateForm(forms.Form):
+    """A template's text; name, purpose and channel only when it is created."""
+
+    name = forms.CharField(max_length=100)
+    purpose = forms.ChoiceField(choices=[])
+    channel = forms.ChoiceField(choices=Channel.choices)
+    subject = forms.CharField(max_length=200, required=False, help_text="Email only.")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "true"}), max_length=20_000)
+
+    def __init__(self, *args, template=None, **kwargs):
+        from .models import TemplatePurpose
+
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].choices = TemplatePurpose.choices
+        if template is not None:
+            for name in ("name", "purpose", "channel"):
+                self.fields[name].disabled = True
+                self.fields[name].required = False

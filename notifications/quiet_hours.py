@@ -19,7 +19,7 @@ def allowed_window(start: time | None, end: time | None) -> tuple[time, time]:
     return s, e
 
 
-def _local_instant(day, at: time, tz: ZoneInfo) -> datetime:
+def local_instant(day, at: time, tz: ZoneInfo) -> datetime:
     candidate = datetime.combine(day, at, tzinfo=tz)
     # A start inside a daylight-saving gap (clocks jump over it) means the first instant after.
     round_trip = candidate.astimezone(ZoneInfo("UTC")).astimezone(tz)
@@ -34,4 +34,4 @@ def next_allowed(now: datetime, tz: ZoneInfo, start: time, end: time) -> datetim
     if start <= local.time() < end:
         return now
     day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    return _local_instant(day, start, tz).astimezone(ZoneInfo("UTC"))
+    return local_instant(day, start, tz).astimezone(ZoneInfo("UTC"))

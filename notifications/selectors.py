@@ -4,9 +4,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.module_loading import import_string
 
 from .counts import counted
 from .models import (
@@ -54,6 +56,7 @@ class Filters:
     date_from: datetime | None = None
     date_to: datetime | None = None
     recipient: str = ""
+    tag: str = ""  # equal, or a leading part ending in ":" (all of a profile's batches)
 
 
 VIEWS = {
@@ -115,9 +118,23 @@ def _matching(*, practice, view: str, filters: Filters) -> dict:
     return where
 
 
+def _resolved_by_a_later_send():
+    """An error row whose recipient got a later message on the same channel (sent or
+    delivered): the contact details were corrected, so it leaves Manage errors by itself."""
+    return Exists(Notification.objects.filter(
+        practice_id=OuterRef("practice_id"), recipient_kind=OuterRef("recipient_kind"),
+        recipient_id=OuterRef("recipient_id"), channel=OuterRef("channel"),
+        status__in=[Status.SENT, Status.DELIVERED], created_at__gt=OuterRef("created_at")))
+
+
 def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Notification]:
     qs = Notification.objects.filter(practice=practice, **_matching(practice=practice, view=view,
                                                                      filters=filters))
+    if view == "errors":
+        qs = qs.exclude(_resolved_by_a_later_send())
+    if filters.tag:
+        prefix = filters.tag.endswith(":")
+        qs = qs.filter(tag__startswith=filters.tag) if prefix else qs.filter(tag=filters.tag)
     if filters.date_from:
         qs = qs.filter(created_at__gte=filters.date_from)
     if filters.date_to:
@@ -170,10 +187,11 @@ def status_counts(*, practice, view: str, filters: Filters,
     the order of Status.
 
     Read from the counters (counts.py) for every filter they know: view, kind, channel, status,
-    dates. A recipient filter narrows the set to a few people, whose rows are counted directly
-    (`rows`: the list's own queryset, when the caller has it already).
+    dates. A recipient or tag filter, and the errors view (whose rows resolved by a later send
+    are left out), are counted from the rows themselves (`rows`: the list's own queryset, when
+    the caller has it already): those sets are small or served by an index.
     """
-    if filters.recipient.strip():
+    if filters.recipient.strip() or filters.tag or view == "errors":
         if rows is None:
             rows = notification_list(practice=practice, view=view, filters=filters)
         counts = _by_status(rows)
@@ -205,3 +223,13 @@ def messaging_settings_get(*, practice):
 
     return (MessagingSettings.objects.filter(practice=practice).first()
             or MessagingSettings(practice=practice))
+
+
+def tag_label(*, practice, tag: str) -> str:
+    """What a tag filter shows as: the first answer of settings.NOTIFICATIONS_TAG_LABELS
+    (`label(practice, tag)`, from the app that tagged the messages), else the tag itself."""
+    for path in settings.NOTIFICATIONS_TAG_LABELS:
+        label = import_string(path)(practice, tag)
+        if label:
+            return label
+    return tag

@@ -12,24 +12,30 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from practices.addons import ADDON_NAMES
 from practices.services import audit_record
 
 from .due import due_set
 from .models import (
     CANCELLABLE_STATUSES,
     ERROR_STATUSES,
-    Channel,
     Notification,
     NotificationDue,
     NotificationEvent,
     OptOut,
     ReasonCode,
-    RecipientKind,
     Status,
+)
+from .schedule_many import (
+    Outgoing,
+    notification_schedule_one,
+    notifications_cancel_many,
+    notifications_schedule_many,
 )
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Outgoing", "Recipient", "notification_cancel", "notification_schedule",
+           "notifications_cancel_many", "notifications_schedule_many"]
 
 
 @dataclass(frozen=True)
@@ -48,77 +54,25 @@ def event_record(*, notification_id: int, status: str, detail: str = "", reason_
         detail=detail[:500], actor=actor if actor is not None and actor.pk else None)
 
 
-def _validate(*, recipient: Recipient, channel: str, kind: str, idempotency_key: str,
-              addon: str | None, time_zone: str) -> None:
-    errors = {}
-    if channel not in Channel.values:
-        errors["channel"] = f"channel must be one of {', '.join(Channel.values)}"
-    if recipient.kind not in RecipientKind.values:
-        errors["recipient"] = f"recipient kind must be one of {', '.join(RecipientKind.values)}"
-    if not kind or len(kind) > 40:
-        errors["kind"] = "kind is a short non-empty name"
-    if not idempotency_key or len(idempotency_key) > 200:
-        errors["idempotency_key"] = "an idempotency key of at most 200 characters is required"
-    if addon is not None and addon not in ADDON_NAMES:
-        errors["addon"] = f"addon must be None or one of {', '.join(ADDON_NAMES)}"
-    if time_zone:
-        from practices.models import validate_time_zone
-
-        try:
-            validate_time_zone(time_zone)
-        except ValidationError as exc:
-            errors["time_zone"] = exc.messages[0]
-    if errors:
-        raise ValidationError(errors)
-
-
 def notification_schedule(*, practice, recipient: Recipient, channel: str, address: str, kind: str,
                           body: str, idempotency_key: str, subject: str = "", html_body: str = "",
                           send_at: datetime | None = None, reason: str = "",
                           template_name: str = "", template_version: str = "",
-                          addon: str | None = None) -> Notification:
+                          addon: str | None = None, tag: str = "") -> Notification:
     """Create the outbox row (or return the existing one for this idempotency_key).
 
     send_at None or in the past = immediate: enqueued to Celery when the caller's transaction
     commits. A future send_at waits as a row until the once-a-minute dispatcher claims it.
     `addon` names the Practice add-on flag the send needs; None means no add-on is needed.
+    The set-based `notifications_schedule_many` with one row: the same checks and writes.
     """
-    _validate(recipient=recipient, channel=channel, kind=kind, idempotency_key=idempotency_key,
-              addon=addon, time_zone=recipient.time_zone)
-    existing = Notification.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return _same_practice(existing, practice)
-    now = timezone.now()
-    due = send_at if send_at is not None and send_at > now else now
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                practice=practice, recipient_kind=recipient.kind, recipient_id=recipient.id,
-                recipient_name=recipient.name[:200], recipient_time_zone=recipient.time_zone,
-                consent=recipient.consent, channel=channel, address=(address or "").strip()[:254],
-                kind=kind, reason=reason[:200], addon=addon or "", subject=subject[:500],
-                body=body, html_body=html_body, template_name=template_name[:100],
-                template_version=template_version[:40], idempotency_key=idempotency_key,
-                send_at=due, first_due_at=due)
-            event_record(notification_id=notification.pk, status=Status.QUEUED,
-                         detail="due now" if due == now else f"due {due:%Y-%m-%d %H:%M %Z}")
-            due_set([(notification.pk, due)])
-    except IntegrityError:
-        # Another caller created the same key between our check and insert: theirs stands.
-        return _same_practice(Notification.objects.get(idempotency_key=idempotency_key), practice)
-    if due == now:
-        from .dispatch import enqueue_on_commit
-
-        enqueue_on_commit(notification.pk)
-    return notification
-
-
-def _same_practice(notification: Notification, practice) -> Notification:
-    # Keys are unique across practices; a caller must never get another practice's row back.
-    if notification.practice_id != practice.pk:
-        raise ValueError("idempotency_key is already used by another practice's notification; "
-                         "keys must include an id that is unique to the practice's object")
-    return notification
+    row = Outgoing(recipient_kind=recipient.kind, recipient_id=recipient.id, channel=channel,
+                   address=address, kind=kind, body=body, idempotency_key=idempotency_key,
+                   recipient_name=recipient.name, recipient_time_zone=recipient.time_zone,
+                   consent=recipient.consent, subject=subject, html_body=html_body,
+                   send_at=send_at, reason=reason, template_name=template_name,
+                   template_version=template_version, addon=addon or "", tag=tag)
+    return notification_schedule_one(practice=practice, row=row)
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from . import provider_events
 from .models import Channel, Notification, OptOut, RecipientKind
 from .services import opt_out_record
-from .unsubscribe import LinkExpired, unsubscribe_notification_id
+from .unsubscribe import LinkExpired, unsubscribe_reference
 
 
 def _twilio_signature_valid(request) -> bool:
@@ -84,12 +84,12 @@ anymail_patterns = [URLPattern(p.pattern, _authenticated(p.callback), p.default_
 def email_unsubscribe(request, token):
     """The List-Unsubscribe target: GET shows a button, POST (also one-click) opts out."""
     try:
-        notification_id = unsubscribe_notification_id(token)
+        reference = unsubscribe_reference(token)
     except LinkExpired:
         return render(request, "notifications/unsubscribe.html", {"expired": True}, status=404)
-    n = Notification.objects.select_related("practice").filter(
-        pk=notification_id, channel=Channel.EMAIL, recipient_kind=RecipientKind.PATIENT).first()
-    if n is None:
+    n = reference and Notification.objects.select_related("practice").filter(
+        **reference, channel=Channel.EMAIL, recipient_kind=RecipientKind.PATIENT).first()
+    if not n:
         return render(request, "notifications/unsubscribe.html", {"invalid": True}, status=404)
     done = False
     if request.method == "POST":

@@ -64,11 +64,13 @@ class CsvRow:
     values: dict
 
 
-def csv_lines(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator:
+def csv_lines(binary, *, on_bytes: Callable[[int], None] | None = None, columns=CSV_COLUMN_NAMES,
+              required=CSV_REQUIRED, noun: str = "patient") -> Iterator:
     """A UTF-8 CSV file (with or without BOM): first its checked header's columns, then
     (row number, values) for each line that is not blank; a line may have the wrong width.
 
-    Raises FileRefused for another encoding, a missing or wrong header, or no rows at all.
+    `columns` are those a header may name, `required` those it must; `noun` names a row in
+    messages. Raises FileRefused for another encoding, a missing or wrong header, or no rows.
     """
     start = binary.read(4)
     for bom, name in _OTHER_BOMS:
@@ -85,9 +87,9 @@ def csv_lines(binary, *, on_bytes: Callable[[int], None] | None = None) -> Itera
         while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)  # blank lines before the header
         if header is None:
-            raise FileRefused("The file is empty: it has no header row and no patients. Download the "
+            raise FileRefused(f"The file is empty: it has no header row and no {noun}s. Download the "
                               "template to see the columns.")
-        yield _check_header(header)
+        yield _check_header(header, columns, required)
         any_rows = False
         for values in reader:
             number = reader.line_num
@@ -98,7 +100,7 @@ def csv_lines(binary, *, on_bytes: Callable[[int], None] | None = None) -> Itera
             if on_bytes and number % 1000 == 0:
                 on_bytes(counter.bytes_read)
         if not any_rows:
-            raise FileRefused("The file has a header but no patient rows.")
+            raise FileRefused(f"The file has a header but no {noun} rows.")
     except UnicodeDecodeError:
         raise FileRefused(f"The file is not UTF-8 text (the first bad character is near row {number + 1}); "
                           f"only UTF-8 is accepted. {SAVE_AS}") from None
@@ -110,12 +112,13 @@ def _width_problem(values: list, width: int) -> str:
     return f"has {len(values)} values; the header has {width} columns"
 
 
-def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[CsvRow]:
-    """Rows of a UTF-8 CSV file (with or without BOM), each as column -> text.
+def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None, **header) -> Iterator[CsvRow]:
+    """Rows of a UTF-8 CSV file (with or without BOM), each as column -> text (`header`: the
+    columns, required and noun of csv_lines).
 
     Raises FileRefused for another encoding, a missing or wrong header, or no rows at all.
     """
-    lines = csv_lines(binary, on_bytes=on_bytes)
+    lines = csv_lines(binary, on_bytes=on_bytes, **header)
     columns = next(lines)
     width = len(columns)
     for number, values in lines:
@@ -125,10 +128,10 @@ def csv_rows(binary, *, on_bytes: Callable[[int], None] | None = None) -> Iterat
             yield CsvRow(number, dict(zip(columns, values, strict=True)))
 
 
-def _check_header(header: list[str]) -> list[str]:
+def _check_header(header: list[str], known, required) -> list[str]:
     columns = [cell.strip().lower() for cell in header]
-    unknown = [c for c in columns if c not in CSV_COLUMN_NAMES]
-    missing = [c for c in CSV_REQUIRED if c not in columns]
+    unknown = [c for c in columns if c not in known]
+    missing = [c for c in required if c not in columns]
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     problems = []
     if missing:
@@ -151,6 +154,20 @@ class ValidationReport:
     errors: list = field(default_factory=list)  # the first KEPT_ERRORS: {row, field, message}
     rejected_rows: list = field(default_factory=list)  # every rejected row number, ascending
     preview: list = field(default_factory=list)  # {row, values: [...], valid}
+
+    def finish(self, rejected: dict[int, list]) -> "ValidationReport":
+        """Count and keep the rejections ({row number: [(field, message), ...]}) of a checked
+        file whose total_rows and preview are set."""
+        self.rejected_rows = sorted(rejected)
+        self.valid_rows = self.total_rows - len(rejected)
+        for number in self.rejected_rows:
+            for field_name, message in rejected[number]:
+                self.error_count += 1
+                if len(self.errors) < KEPT_ERRORS:
+                    self.errors.append({"row": number, "field": field_name, "message": message})
+        for item in self.preview:
+            item["valid"] = item["row"] not in rejected
+        return self
 
 
 def csv_validate(binary, *, practice, on_bytes=None, normalized=None) -> ValidationReport:
@@ -218,17 +235,7 @@ def _csv_validate(binary, *, practice, on_bytes, normalized) -> ValidationReport
     report.total_rows = total
     for rejection in links.finish():
         reject(rejection.index, rejection.field, rejection.message)
-    report.rejected_rows = sorted(rejected)
-    report.valid_rows = report.total_rows - len(rejected)
-    for number in report.rejected_rows:
-        for field_name, message in rejected[number]:
-            report.error_count += 1
-            if len(report.errors) < KEPT_ERRORS:
-                report.errors.append({"row": number, "field": field_name, "message": message})
-    rejected_set = set(rejected)
-    for item in report.preview:
-        item["valid"] = item["row"] not in rejected_set
-    return report
+    return report.finish(rejected)
 
 
 class RowsChanged(Exception):

@@ -154,16 +154,14 @@ class ImportMode(models.TextChoices):
     VALID = "valid", "Import the valid rows"
 
 
-class PatientImport(models.Model):
-    """One uploaded CSV file and what became of it.
+class CsvUpload(models.Model):
+    """An uploaded CSV file and what became of it (uploads.py); each import of a file has one.
 
     The file lives under MEDIA_ROOT; tasks get this row's id, never the file's contents.
     """
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patient_imports")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    file = models.FileField(upload_to="patient-imports/%Y/%m/")
     original_name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=12, choices=ImportStatus.choices,
@@ -177,13 +175,27 @@ class PatientImport(models.Model):
     errors = models.JSONField(default=list, blank=True)  # the first errors: {row, field, message}
     rejected_rows = models.JSONField(default=list, blank=True)  # every row number with an error
     preview = models.JSONField(default=list, blank=True)  # the first rows, as read
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)  # when it was queued for import
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in IMPORT_IN_PROGRESS
+
+
+class PatientImport(CsvUpload):
+    """One uploaded patient CSV file and what became of it."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patient_imports")
+    file = models.FileField(upload_to="patient-imports/%Y/%m/")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -196,7 +208,3 @@ class PatientImport(models.Model):
 
     def __str__(self):
         return f"{self.original_name} ({self.status})"
-
-    @property
-    def in_progress(self) -> bool:
-        return self.status in IMPORT_IN_PROGRESS

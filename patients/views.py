@@ -1,10 +1,10 @@
-import csv
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -12,8 +12,9 @@ from notifications.selectors import notifications_for_recipient
 from practices.access import admin_required, practice_required
 
 from . import selectors, services
-from .forms import ImportConfirmForm, ImportUploadForm, PatientFilterForm
+from .forms import ImportUploadForm, PatientFilterForm
 from .records import CSV_COLUMNS
+from .uploads import template_response, upload_confirm_request
 
 EXAMPLE_ROWS = [
     ["PMS-1001", "Ana", "Reyes", "1984-09-30", "ana@example.com", "(312) 555-0142", "", "America/Chicago", "",
@@ -50,6 +51,8 @@ def patient_detail(request, patient_id):
         "visits": selectors.patient_visits(patient=patient),
         "history": notifications_for_recipient(practice=request.practice, kind="patient",
                                                recipient_id=patient.pk),
+        # Parts other apps add (payments): settings.PATIENT_PANELS, each `panel(request, patient)`.
+        "panels": [import_string(path)(request, patient) for path in settings.PATIENT_PANELS],
     })
 
 
@@ -61,6 +64,8 @@ def guarantor_detail(request, guarantor_id):
         "dependents": selectors.guarantor_dependents(guarantor=guarantor),
         "history": notifications_for_recipient(practice=request.practice, kind="patient",
                                                recipient_id=guarantor.pk),
+        # Parts other apps add (statements): settings.ACCOUNT_PANELS, each `panel(request, guarantor)`.
+        "panels": [import_string(path)(request, guarantor) for path in settings.ACCOUNT_PANELS],
     })
 
 
@@ -83,12 +88,7 @@ def import_upload(request):
 
 @admin_required
 def import_template(request):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="patients-template.csv"'
-    writer = csv.writer(response)
-    writer.writerow([name for name, _ in CSV_COLUMNS])
-    writer.writerows(EXAMPLE_ROWS)
-    return response
+    return template_response(filename="patients-template.csv", columns=CSV_COLUMNS, rows=EXAMPLE_ROWS)
 
 
 @admin_required
@@ -113,17 +113,8 @@ def import_progress(request, import_id):
 @require_POST
 def import_confirm(request, import_id):
     patient_import = selectors.patient_import_get(practice=request.practice, pk=import_id)
-    form = ImportConfirmForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose to import all rows or the valid rows.")
-        return redirect("patient_import_detail", import_id=import_id)
-    try:
-        done = services.patient_import_confirm(patient_import=patient_import, actor=request.user,
-                                               mode=form.cleaned_data["mode"])
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        if done.status == "done":
-            messages.success(request, f"Imported: {done.created} created, {done.updated} updated, "
-                                      f"{done.unchanged} unchanged.")
+    done = upload_confirm_request(services.PATIENT_IMPORTS, request, patient_import)
+    if done is not None and done.status == "done":
+        messages.success(request, f"Imported: {done.created} created, {done.updated} updated, "
+                                  f"{done.unchanged} unchanged.")
     return redirect("patient_import_detail", import_id=import_id)

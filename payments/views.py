@@ -12,7 +12,7 @@ from .bulk_requests import selectors as request_selectors
 from .bulk_requests.eligibility import RULES, Terms
 from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentRequestSettingsForm, PaymentSettingsForm
 from .models import Alert
-from .templatetags import quickpay_panel
+from .panels import NEW_LINK_SESSION_KEY
 
 
 @practice_required
@@ -84,7 +84,7 @@ def quickpay_link_create(request, guarantor_id):
     else:
         url = quickpay.quickpay_front_desk_link(practice=request.practice, guarantor=guarantor,
                                                 actor=request.user)
-        request.session[quickpay_panel.NEW_LINK_SESSION_KEY] = {"guarantor": guarantor.pk, "url": url}
+        request.session[NEW_LINK_SESSION_KEY] = {"guarantor": guarantor.pk, "url": url}
     return redirect(reverse("guarantor_detail", args=[guarantor.pk]) + "#quickpay")
 
 

@@ -4,11 +4,13 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from .addons import ADDONS, addon_get
@@ -50,6 +52,8 @@ def practice_create(*, name: str, time_zone: str, slug: str = "", phone: str = "
                         address=address, **{addon_get(a).field: True for a in addons})
     practice.full_clean()
     practice.save()
+    for path in settings.PRACTICE_CREATED_HOOKS:  # e.g. the default statement profile
+        import_string(path)(practice)
     return practice
 
 

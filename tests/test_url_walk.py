@@ -79,7 +79,23 @@ def _object_args(world):
         started_on=key.created_at.date(),
         state="undeliverable", state_at=key.created_at, undeliverable_reason="no_contact")
     fix = ContactFix.objects.create(practice=world.practice_a, guarantor=patient, mobile_phone="+13125550199")
+    from statements.models import BatchSource, StatementUpload
+    from statements.profiles import standard_profile_create
+    from statements.services import statement_batch_receive
+
+    profile = standard_profile_create(world.practice_a)
+    batch = statement_batch_receive(practice=world.practice_a, batch_id="walk", profile_slug=None,
+                                    items=enumerate([{"guarantor_external_id": "A-1"}]),
+                                    source=BatchSource.API).batch
+    statement_upload = StatementUpload.objects.create(
+        practice=world.practice_a, file="statement-uploads/a.csv", original_name="a.csv", batch_id="up",
+        profile=profile)
     return {
+        "batch_id": batch.pk,
+        "upload_id": statement_upload.pk,
+        "profile_id": profile.pk,
+        "step_id": profile.steps.first().pk,
+        "template_id": profile.steps.first().template_id,
         "notification_id": notification.pk,
         "application_id": application.pk,
         "member_id": Membership.objects.get(practice=world.practice_a, user=world.staff_a).pk,

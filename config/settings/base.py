@@ -172,8 +172,26 @@ DUE_WORK = [
     "notifications.due.due_list_repair",  # waiting messages that lost their due-list entry
     "notifications.dispatch.dispatch_due",
     "patients.services.patient_imports_sweep",  # imports stuck past PATIENT_IMPORT_STUCK_SECONDS
+    "statements.csv_batches.statement_uploads_sweep",  # batch uploads stuck as long
     "notifications.counts.notification_counts_compact",  # the history's counts per status
 ]
+
+# Asked just before each send, once per chunk of rows: `hook(rows)` answers {notification id:
+# (reason code, detail)} for messages no longer wanted (notifications/contact_policy.py).
+NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted"]
+# Called as `hook(practice_id, guarantor_ids, source)` inside the writer's transaction after
+# guarantors' balances were written: a PMS import ("pms_import"), a payment or a refund.
+BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed",
+                         "payments.bulk_requests.hooks.balances_changed"]
+# Called as `hook(practice)` by practices.services.practice_create for a new practice.
+PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create"]
+# What a notification tag filter shows as: `label(practice, tag)` answers a label or None.
+NOTIFICATIONS_TAG_LABELS = ["statements.selectors.notification_tag_label"]
+# Panels of the guarantor's account page that other apps add: `panel(request, guarantor)`
+# returns HTML (patients/views.py renders them in order).
+ACCOUNT_PANELS = ["payments.panels.account_panel", "statements.panels.account_panel"]
+# Parts of a patient's page that other apps add, the same way: `panel(request, patient)`.
+PATIENT_PANELS = ["payments.bulk_requests.panels.explainer_panel"]
 
 # Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
 # the web request; larger ones by the worker. An import still checking or importing after
@@ -181,11 +199,14 @@ DUE_WORK = [
 PATIENT_IMPORT_INLINE_BYTES = env_int("PATIENT_IMPORT_INLINE_BYTES", 1_000_000, minimum=0)
 PATIENT_IMPORT_INLINE_ROWS = env_int("PATIENT_IMPORT_INLINE_ROWS", 2000, minimum=0)
 PATIENT_IMPORT_STUCK_SECONDS = env_int("PATIENT_IMPORT_STUCK_SECONDS", 60 * 60, minimum=60)
+# Statement batch CSV uploads, the same way.
+STATEMENT_UPLOAD_INLINE_BYTES = env_int("STATEMENT_UPLOAD_INLINE_BYTES", 1_000_000, minimum=0)
+STATEMENT_UPLOAD_INLINE_ROWS = env_int("STATEMENT_UPLOAD_INLINE_ROWS", 2000, minimum=0)
 
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
-                "notifications.demo.demo_seed", "payments.demo.quickpay_demo_seed",
-                "payments.demo.bulk_requests_demo_seed"]
+                "notifications.demo.demo_seed", "statements.demo.demo_seed",
+                "payments.demo.quickpay_demo_seed", "payments.demo.bulk_requests_demo_seed"]
 
 LOGGING = {
     "version": 1,
@@ -228,11 +249,6 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_DEFAULT_FROM = env_str("TWILIO_DEFAULT_FROM", "")  # used when a practice has no sender
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")  # empty = Twilio itself
 TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10, minimum=1)
-
-# Called as hook(practice_id, guarantor_ids, source) inside the writer's transaction after
-# guarantors' balances changed (source: "pms_import", "payment", "refund"); see
-# patients.services.balances_changed_notify.
-BALANCE_CHANGED_HOOKS: list[str] = ["payments.bulk_requests.hooks.balances_changed"]
 
 # Online payments (QuickPay). "stripe": hosted Checkout on each practice's Connect account;
 # "sandbox": a checkout page served by the app that takes Stripe's test card numbers only.

@@ -1,24 +1,18 @@
-"""The QuickPay panel of a guarantor's account page: payments, links, and a front-desk QR code.
-
-A template tag, so the patients app's page includes it without importing this app.
-"""
+"""The QuickPay part of a guarantor's account page (settings.ACCOUNT_PANELS): payments, links,
+and a front-desk QR code."""
 
 import segno
-from django import template
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .. import selectors
-
-register = template.Library()
+from . import selectors
 
 # A front-desk link waits here, between its creation and the one page view that shows it: only
 # its digest is stored, so it cannot be shown again.
 NEW_LINK_SESSION_KEY = "quickpay_new_link"
 
 
-@register.inclusion_tag("payments/_guarantor_panel.html", takes_context=True)
-def guarantor_quickpay_panel(context, guarantor):
-    request = context["request"]
+def account_panel(request, guarantor) -> str:
     practice = request.practice
     new_link = None
     waiting = request.session.get(NEW_LINK_SESSION_KEY)
@@ -26,9 +20,8 @@ def guarantor_quickpay_panel(context, guarantor):
         del request.session[NEW_LINK_SESSION_KEY]
         new_link = {"url": waiting["url"],
                     "qr": segno.make(waiting["url"], error="m").svg_data_uri(scale=5, border=2)}
-    return {
+    return render_to_string("payments/_guarantor_panel.html", {
         "guarantor": guarantor, "practice": practice, "new_link": new_link, "now": timezone.now(),
         "payments": selectors.guarantor_payments(practice=practice, guarantor_id=guarantor.pk),
         "links": selectors.guarantor_quickpay_links(practice=practice, guarantor_id=guarantor.pk),
-        "csrf_token": context.get("csrf_token"),
-    }
+    }, request=request)

@@ -1,0 +1,339 @@
+"""Taking in a statement batch from the PMS (API request or CSV file), set-based.
+
+1. Check every statement on its own (records.py) and note repeated guarantors; digest the
+   statements as sent, whatever their order.
+2. Under a per-practice lock (PostgreSQL advisory lock; SQLite has one writer anyway): the same
+   batch_id with the same digest is a repeat (its stored counts are the answer), with another
+   digest a conflict. Otherwise the batch row is written.
+3. Then, by chunks of CHUNK statements, each chunk a handful of statements to the database:
+   a. read the chunk's guarantors with their dunning count and current statement (one query);
+      unknown guarantors and patients who are not guarantors are rejected one by one;
+   b. the new count: an amount due above zero raises it by one, a balance at or below zero
+      sets it to zero, otherwise it stays; the statement's level is the new count when
+      something is due;
+   c. write the statements (one INSERT ... RETURNING) and the dunning rows (one upsert);
+   d. stop the unsent messages of the guarantors' previous statements as superseded (one
+      set-based cancel): the newest statement speaks, whatever it says;
+   e. queue the messages of the profile's approved proof at each statement's level, one per
+      step whose channel the guarantor can receive (scheduling.py), rendered with their links
+      (one set-based schedule per 2,000 messages).
+   Nothing is queued when the balance-notifications add-on is off, or the profile is inactive
+   or has no approved proof: the statements and counts are kept and the batch says why.
+
+Memory: the checked statements of the request (about 200 bytes each) and one chunk's rows.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from notifications.models import ReasonCode
+from notifications.schedule_many import (
+    json_chunks,
+    json_list,
+    notifications_cancel_many,
+    notifications_schedule_many,
+)
+from notifications.sql import among, run
+from notifications.staging import stage, staged_source
+from practices.services import audit_record
+
+from .models import (
+    BatchStatus,
+    Dunning,
+    Statement,
+    StatementBatch,
+    StatementProfile,
+    statement_key,
+)
+from .records import ContentDigest, StatementRecord, record_check
+from .scheduling import Addressee, outgoing, plan_statement, proof_steps
+
+CHUNK = 5000
+MAX_STATEMENTS = 100_000
+KEPT_REJECTIONS = 1000
+ZERO = Decimal("0.00")
+_STATEMENTS = Statement._meta.db_table
+_DUNNING = Dunning._meta.db_table
+
+
+class ProfileUnknown(Exception):
+    def __init__(self, slug: str):
+        super().__init__(f"No statement profile {slug!r} in this practice.")
+
+
+class BatchConflict(Exception):
+    """The batch_id is already used by a batch with other statements."""
+
+    def __init__(self, batch: StatementBatch):
+        self.batch = batch
+        super().__init__(f"Batch {batch.batch_id!r} was already received with other statements; "
+                         "send it with a new batch_id.")
+
+
+@dataclass
+class IngestOutcome:
+    batch: StatementBatch
+    repeat: bool  # the same batch was received before: nothing changed
+    rejected: list[dict] = field(default_factory=list)  # every rejection of this request
+
+
+def batch_id_clean(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError({"batch_id": "A batch_id (the PMS's name for the run) is required."})
+    value = value.strip()
+    if len(value) > 64:
+        raise ValidationError({"batch_id": "At most 64 characters."})
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError({"batch_id": "It contains a control character."})
+    return value
+
+
+def profile_for(*, practice, slug) -> StatementProfile:
+    """The profile named by `slug`, or the default one when no slug is given."""
+    if slug is None or slug == "":
+        profile = StatementProfile.objects.filter(practice=practice, is_default=True).first()
+        if profile is None:
+            raise ProfileUnknown("(default)")
+        return profile
+    profile = StatementProfile.objects.filter(practice=practice, slug=str(slug)[:60]).first()
+    if profile is None or not isinstance(slug, str):
+        raise ProfileUnknown(str(slug)[:60])
+    return profile
+
+
+def sending_note(*, practice, profile: StatementProfile) -> str:
+    """Why a batch for this profile queues nothing ("" when it queues messages)."""
+    if not practice.addon_balance_notifications:
+        return ("The balance-notifications add-on is off for this office: the statements are "
+                "stored and no notification was queued.")
+    if not profile.active:
+        return (f"The profile {profile.name!r} is inactive: the statements are stored and no "
+                "notification was queued.")
+    if profile.approved_version_id is None:
+        return (f"The profile {profile.name!r} has no approved proof yet: the statements are stored "
+                "and no notification was queued.")
+    return ""
+
+
+@dataclass
+class Checked:
+    records: list[StatementRecord]
+    rejected: list[dict]
+    digest: str
+    received: int
+
+
+def statements_check(*, items: Iterable[tuple[int, object]], profile_slug: str) -> Checked:
+    """Check each (index, item); a guarantor named twice is rejected after its first."""
+    digest = ContentDigest(profile_slug)
+    records, rejected = [], []
+    first_at: dict[str, int] = {}
+    received = 0
+    for index, item in items:
+        received += 1
+        digest.add(item)
+        record, errors = record_check(index, item)
+        if record is None:
+            rejected += [{"index": index, "field": f, "message": m} for f, m in errors]
+            continue
+        seen = first_at.setdefault(record.guarantor_external_id, index)
+        if seen != index:
+            rejected.append({"index": index, "field": "guarantor_external_id",
+                             "message": f"{record.guarantor_external_id!r} appears again (first at {seen})"})
+            continue
+        records.append(record)
+    return Checked(records=records, rejected=rejected, digest=digest.hexdigest(), received=received)
+
+
+def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile, checked: Checked,
+                           source: str, actor=None,
+                           progress: Callable[[int], None] | None = None) -> IngestOutcome:
+    """Store a checked batch and queue its messages (module docstring); all or nothing."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            run("SELECT pg_advisory_xact_lock(hashtext('statements.ingest'), %s)", [practice.pk])
+        existing = StatementBatch.objects.filter(practice=practice, batch_id=batch_id).select_related(
+            "profile").first()
+        if existing is not None:
+            if existing.content_hash != checked.digest:
+                raise BatchConflict(existing)
+            return IngestOutcome(batch=existing, repeat=True, rejected=existing.rejected)
+        note = sending_note(practice=practice, profile=profile)
+        now = timezone.now()
+        batch = StatementBatch.objects.create(
+            practice=practice, batch_id=batch_id, profile=profile, source=source,
+            status=BatchStatus.STORED if note else BatchStatus.QUEUED, note=note, received_at=now,
+            created_by=actor if actor and actor.pk else None, content_hash=checked.digest,
+            received=checked.received)
+        steps = {} if note else proof_steps(profile.approved_version.steps)
+        writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now)
+        rejected = list(checked.rejected)
+        done = 0
+        for start in range(0, len(checked.records), CHUNK):
+            chunk = checked.records[start:start + CHUNK]
+            rejected += writer.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+        rejected.sort(key=lambda r: r["index"])
+        batch.accepted = writer.accepted
+        batch.rejected_count = len({r["index"] for r in rejected})
+        batch.notifications_queued = writer.queued
+        batch.no_channel = writer.no_channel
+        batch.superseded = writer.superseded
+        batch.rejected = rejected[:KEPT_REJECTIONS]
+        batch.save(update_fields=["accepted", "rejected_count", "notifications_queued", "no_channel",
+                                  "superseded", "rejected"])
+        audit_record(practice=practice, actor=actor, action="statements.batch_received",
+                     target=f"batch {batch.batch_id}", source=source, accepted=batch.accepted,
+                     rejected=batch.rejected_count, queued=batch.notifications_queued)
+    return IngestOutcome(batch=batch, repeat=False, rejected=rejected)
+
+
+# The guarantors of a chunk, with their dunning count and current statement's queued steps.
+_GUARANTORS = (
+    "SELECT p.external_id, p.id, p.guarantor_id, p.first_name, p.last_name, p.email, "  # noqa: S608
+    "p.mobile_phone, p.home_phone, p.time_zone, p.consent_email, p.consent_sms, p.consent_voice, "
+    "d.count, d.statement_id, s.steps "
+    f"FROM patients_patient p LEFT JOIN {_DUNNING} d ON d.guarantor_id = p.id "
+    f"LEFT JOIN {_STATEMENTS} s ON s.id = d.statement_id "
+    "{join}WHERE p.practice_id = %s {among}"
+)
+_STATEMENT_COLUMNS = ("guarantor_id", "statement_date", "due_date", "amount_due", "balance", "level", "steps")
+_STATEMENT_TYPES = ("bigint", "date", "date", "numeric", "numeric", "integer", "varchar")
+_INSERT_STATEMENTS = (f"INSERT INTO {_STATEMENTS} ({', '.join(_STATEMENT_COLUMNS)}, batch_id, "
+                      "practice_id, created_at)")
+_UPSERT_DUNNING = (f"INSERT INTO {_DUNNING} (guarantor_id, count, statement_id, practice_id, updated_at)")
+_DUNNING_CONFLICT = ("ON CONFLICT (guarantor_id) DO UPDATE SET count = excluded.count, "
+                     "statement_id = excluded.statement_id, paid_at = NULL, updated_at = excluded.updated_at")
+_STAGE_COLUMNS = (*zip(_STATEMENT_COLUMNS, _STATEMENT_TYPES, strict=True), ("count", "integer"))
+_STAGE = "statement_stage"
+# PostgreSQL: a chunk's statements and dunning rows in one statement, from the staged rows.
+_PG_STATEMENTS = " ".join([  # composed from the constants above, no input
+    f"WITH v AS ({staged_source(_STAGE)}),",
+    f"ins AS ({_INSERT_STATEMENTS} SELECT {', '.join(_STATEMENT_COLUMNS)}, %s, %s, %s FROM v",  # noqa: S608
+    "RETURNING guarantor_id, id),",
+    f"dun AS ({_UPSERT_DUNNING} SELECT v.guarantor_id, v.count, ins.id, %s, %s FROM v",  # noqa: S608
+    f"JOIN ins ON ins.guarantor_id = v.guarantor_id {_DUNNING_CONFLICT})",
+    "SELECT guarantor_id, id FROM ins",
+])
+
+
+class _ChunkWriter:
+    def __init__(self, *, practice, batch: StatementBatch, steps: dict, now):
+        self.practice = practice
+        self.batch = batch
+        self.steps = steps
+        self.now = now
+        self.tag = batch.tag
+        self.reason = f"statement batch {batch.batch_id}"[:120]
+        self.accepted = self.queued = self.no_channel = self.superseded = 0
+
+    def _guarantors(self, external_ids: list[str]) -> dict[str, tuple]:
+        if json_chunks():  # joined with the ids (see notifications_cancel_many)
+            sql = _GUARANTORS.replace("{join}", "JOIN json_array_elements_text(%s::json) AS k(external_id) "
+                                      "ON k.external_id = p.external_id ").replace("{among}", "")
+            args = [json_list(external_ids), self.practice.pk]
+        else:
+            where, ids = among("p.external_id", external_ids, array_type="varchar")
+            sql = _GUARANTORS.replace("{join}", "").replace("{among}", "AND " + where)
+            args = [self.practice.pk, *ids]
+        return {row[0]: row for row in run(sql, args)}
+
+    def write(self, chunk: list[StatementRecord]) -> list[dict]:
+        found = self._guarantors([r.guarantor_external_id for r in chunk])
+        rejected, kept = [], []
+        for record in chunk:
+            row = found.get(record.guarantor_external_id)
+            if row is None:
+                rejected.append({"index": record.index, "field": "guarantor_external_id",
+                                 "message": f"unknown guarantor {record.guarantor_external_id!r}"})
+            elif row[2] != row[1]:
+                rejected.append({"index": record.index, "field": "guarantor_external_id",
+                                 "message": f"{record.guarantor_external_id!r} is not a guarantor "
+                                            "(their own guarantor)"})
+            else:
+                kept.append((record, row))
+        if not kept:
+            return rejected
+        # b. counts, levels and what each statement queues
+        plans, statement_rows, old_keys = [], [], []
+        for record, row in kept:
+            addressee = Addressee(row[1], *row[3:12])
+            old_count, old_statement, old_steps = row[12] or 0, row[13], row[14] or ""
+            if record.amount_due > ZERO:
+                count = old_count + 1
+            elif record.balance <= ZERO:
+                count = 0
+            else:
+                count = old_count
+            level = count if record.amount_due > ZERO else 0
+            planned = []
+            if self.steps and level:
+                planned = plan_statement(
+                    practice=self.practice, steps=self.steps, count=level, addressee=addressee,
+                    statement_id=None, statement_date=record.statement_date, due_date=record.due_date,
+                    amount_due=record.amount_due, balance=record.balance,
+                    practice_tz=self.practice.time_zone)
+                receivable = [p for p in planned if p.address]
+                if planned and not receivable:
+                    self.no_channel += 1
+                planned = receivable
+            plans.append((addressee.id, planned))
+            statement_rows.append((addressee.id, record.statement_date, record.due_date,
+                                   record.amount_due, record.balance, level,
+                                   ",".join(str(p.step.data["id"]) for p in planned), count))
+            if old_statement:
+                old_keys += [statement_key(old_statement, int(s)) for s in old_steps.split(",") if s]
+        # c. statements and dunning rows
+        ids = self._write_statements(statement_rows)
+        self.accepted += len(kept)
+        # d. the previous statements' unsent messages
+        if old_keys:
+            self.superseded += notifications_cancel_many(
+                practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=old_keys,
+                detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(old_keys))
+        # e. this chunk's messages
+        planned = []
+        for gid, items in plans:
+            for p in items:
+                p.statement_id = ids[gid]
+                planned.append(p)
+        if planned:
+            messages = outgoing(planned, practice=self.practice, tag=self.tag, reason=self.reason)
+            self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
+                                                       chunk=len(messages)).created
+        return rejected
+
+    def _write_statements(self, rows: list[tuple]) -> dict[int, int]:
+        """Insert the statements and upsert the dunning rows; guarantor id -> statement id."""
+        batch, practice, now = self.batch.pk, self.practice.pk, self.now
+        if json_chunks():
+            stage(_STAGE, _STAGE_COLUMNS, rows)
+            return dict(run(_PG_STATEMENTS, [batch, practice, now, practice, now]))
+        found = {}
+        for part in _parts(rows):
+            values = [(*r[:7], batch, practice, now) for r in part]
+            found.update(run(*_values_statement(_INSERT_STATEMENTS, values, 10,
+                                                "RETURNING guarantor_id, id")))
+        for part in _parts(rows):
+            values = [(r[0], r[7], found[r[0]], practice, now) for r in part]
+            run(*_values_statement(_UPSERT_DUNNING, values, 5, _DUNNING_CONFLICT))
+        return found
+
+
+def _values_statement(head: str, rows: list[tuple], width: int, tail: str) -> tuple[str, list]:
+    """`head VALUES (...), (...) tail` with a placeholder per value (the generic path)."""
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return f"{head} VALUES {', '.join([row] * len(rows))} {tail}", [v for r in rows for v in r]
+
+
+def _parts(rows: list[tuple]):
+    """A few hundred rows at a time, under SQLite's limit of variables a statement."""
+    for start in range(0, len(rows), 300):
+        yield rows[start:start + 300]
