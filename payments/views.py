@@ -10,6 +10,7 @@ from practices.access import admin_required, practice_required
 from . import quickpay, selectors, services
 from .bulk_requests import selectors as request_selectors
 from .bulk_requests.eligibility import RULES, Terms
+from .bulk_requests.texts import request_templates_ensure, text_samples
 from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentRequestSettingsForm, PaymentSettingsForm
 from .models import Alert
 from .panels import NEW_LINK_SESSION_KEY
@@ -101,11 +102,12 @@ def quickpay_link_revoke(request, link_id):
 def payment_settings(request):
     """Online payments and bulk payment requests: two forms on one page, each saved by its own
     button."""
-    current = selectors.payment_settings_get(practice=request.practice)
+    current = request_templates_ensure(request.practice)  # the Standard texts, the first time
     posted = request.POST if request.method == "POST" else None
     requests_posted = posted is not None and PaymentRequestSettingsForm.SUBMIT in posted
     form = PaymentSettingsForm(None if requests_posted else posted, instance=current)
-    requests_form = PaymentRequestSettingsForm(posted if requests_posted else None, instance=current)
+    requests_form = PaymentRequestSettingsForm(posted if requests_posted else None, instance=current,
+                                               practice=request.practice)
     saving = requests_form if requests_posted else form
     if posted is not None and saving.is_valid():
         changed = services.payment_settings_update(form=saving, practice=request.practice, actor=request.user)
@@ -113,7 +115,7 @@ def payment_settings(request):
         return redirect(reverse("payment_settings") + ("#bulk-requests" if requests_posted else ""))
     return render(request, "payments/payment_settings.html", {
         "form": form, "requests_form": requests_form, "rules": RULES,
-        "samples": request_selectors.text_samples(practice=request.practice),
+        "samples": text_samples(practice=request.practice),
         "cap_warning": request_selectors.reminders_over_cap(
             practice=request.practice, reminders=current.request_reminders,
             days=current.request_reminder_days)})

@@ -8,8 +8,9 @@ send and a resend, never plan the same hours or ask one guarantor twice):
 2. each gets a campaign, in one statement per chunk (bulk_insert.rows_insert): active, or
    undeliverable at once when there is nothing to send to;
 3. its request and reminders get their moments (spread.py: the hourly cap, texting hours);
-4. every message gets its QuickPay link (`quickpay_links_mint`, source payment_request) and its
-   outbox row (`payment_requests_schedule`), a few statements per chunk;
+4. every message gets its QuickPay link (`quickpay_links_mint`, source payment_request), its words
+   from the office's payment-request templates (texts.py) and its outbox row
+   (`notifications_schedule_many`), a few statements per chunk;
 5. the hours used are written, and the send is in the audit trail.
 """
 
@@ -23,6 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.models import Notification, ReasonCode, Status
+from notifications.services import Outgoing, notifications_cancel_many, notifications_schedule_many
+from practices.models import Practice
 from practices.services import audit_record
 
 from ..bulk_insert import rows_insert
@@ -40,10 +43,11 @@ from ..models import (
 from ..quickpay import LinkRequest, quickpay_links_mint
 from .contact import Person, people_for
 from .eligibility import Terms, entries_passing
-from .outbox import RequestMessage, payment_requests_cancel, payment_requests_schedule
 from .spread import Spread
-from .texts import TEMPLATE_VERSION, RequestTexts
+from .texts import RequestTexts, request_templates_ensure
 
+KIND = "payment_request"  # the outbox rows' kind
+ADDON = "online_payments"
 CHUNK = 2000
 # How long after its request a campaign's request may still turn out undeliverable (a carrier's
 # late report); older active campaigns are not looked at again.
@@ -122,24 +126,27 @@ def payment_requests_preview(*, practice, request_list: RequestList, selection: 
 
 
 def _messages(*, campaign, person: Person, times: list[datetime], texts: RequestTexts,
-              urls: list[str]) -> list[RequestMessage]:
+              urls: list[str]) -> list[Outgoing]:
     contact = person.contact
     out = []
     for step, (moment, url) in enumerate(zip(times, urls, strict=True)):
-        rendered = texts.render(step=step, channel=contact.channel, first_name=person.first_name, link=url)
-        out.append(RequestMessage(
-            recipient_id=person.id, recipient_name=person.name[:200], recipient_time_zone=person.time_zone,
-            consent=contact.consent, channel=contact.channel, address=contact.address,
-            subject=rendered.subject, body=rendered.body, idempotency_key=campaign.message_key(step),
-            send_at=moment, reason=f"payment request {campaign.pk}" + (f", reminder {step}" if step else ""),
-            template_name=rendered.template_name, template_version=TEMPLATE_VERSION))
+        key = campaign.message_key(step)
+        rendered = texts.render(step=step, channel=contact.channel, first_name=person.first_name, link=url,
+                                key=key)
+        out.append(Outgoing(
+            recipient_kind="patient", recipient_id=person.id, recipient_name=person.name[:200],
+            recipient_time_zone=person.time_zone, consent=contact.consent, channel=contact.channel,
+            address=contact.address, kind=KIND, subject=rendered.subject, body=rendered.body,
+            idempotency_key=key, send_at=moment, addon=ADDON,
+            reason=f"payment request {campaign.pk}" + (f", reminder {step}" if step else ""),
+            template_name=rendered.template_name, template_version=rendered.template_version))
     return out
 
 
-def messages_queue(*, practice, planned: list[tuple]) -> int:
+def messages_queue(*, practice, payment_settings: PaymentSettings, planned: list[tuple]) -> int:
     """Mint the links and queue the messages of campaigns whose moments are planned: `planned`
     holds (campaign, Person, moments), the campaign with its id and `message_key(step)`."""
-    texts = RequestTexts(practice)
+    texts = RequestTexts(practice, payment_settings)
     messages = 0
     for start in range(0, len(planned), CHUNK):
         chunk = planned[start:start + CHUNK]
@@ -152,8 +159,14 @@ def messages_queue(*, practice, planned: list[tuple]) -> int:
         for campaign, person, times in chunk:
             rows += _messages(campaign=campaign, person=person, times=times, texts=texts,
                               urls=[next(urls) for _ in times])
-        messages += payment_requests_schedule(practice=practice, messages=rows)
+        messages += notifications_schedule_many(practice=practice, messages=rows).created
     return messages
+
+
+def messages_stop(*, practice_id: int, keys: list[str], reason_code: str, detail: str = "") -> int:
+    """Stop the unsent ones among these messages (will not send, with the reason)."""
+    return notifications_cancel_many(practice=Practice(pk=practice_id), reason_code=reason_code, keys=keys,
+                                     detail=detail)
 
 
 @dataclass
@@ -188,6 +201,7 @@ def payment_requests_send(*, practice, actor, request_list: RequestList, selecti
         plan = SendPlan(left_out=0 if selection.everyone else len(selection.ids) - len(targets))
         if not targets:
             return plan
+        payment_settings = request_templates_ensure(practice)
         now = timezone.now()
         spread = Spread(practice=practice, cap=payment_settings.request_hourly_cap, now=now)
         people = people_for(practice=practice, guarantor_ids=targets)
@@ -215,7 +229,7 @@ def payment_requests_send(*, practice, actor, request_list: RequestList, selecti
         for campaign in started:
             campaign.pk = ids[campaign.guarantor_id]
         plan.campaigns = len(started)
-        plan.messages = messages_queue(practice=practice, planned=schedule)
+        plan.messages = messages_queue(practice=practice, payment_settings=payment_settings, planned=schedule)
         if schedule:
             plan.first_at, plan.last_at = schedule[0][0].request_at, schedule[-1][0].request_at
         spread.save()
@@ -247,8 +261,8 @@ def campaigns_end(*, practice_id: int, campaign_filter: Q, state: str, reason_co
         if not rows:
             return 0
         PaymentRequestCampaign.objects.filter(pk__in=[r[0] for r in rows]).update(state=state, state_at=now)
-        payment_requests_cancel(practice_id=practice_id, keys=message_keys(rows), reason_code=reason_code,
-                                detail=detail)
+        messages_stop(practice_id=practice_id, keys=message_keys(rows), reason_code=reason_code,
+                      detail=detail)
     return len(rows)
 
 
@@ -331,6 +345,6 @@ def _undeliverable_mark(*, practice_id: int, campaign_id: int, reason: str, deta
         state=CampaignState.UNDELIVERABLE, state_at=timezone.now(), undeliverable_reason=reason,
         undeliverable_detail=detail[:300])
     if moved:
-        payment_requests_cancel(practice_id=practice_id, keys=keys, reason_code=ReasonCode.SUPERSEDED,
-                                detail="the payment request could not be delivered")
+        messages_stop(practice_id=practice_id, keys=keys, reason_code=ReasonCode.SUPERSEDED,
+                      detail="the payment request could not be delivered")
     return moved

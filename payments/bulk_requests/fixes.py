@@ -18,10 +18,10 @@ from patients.models import Patient
 from practices.services import audit_record
 
 from ..models import CampaignState, ContactFix, PaymentRequestCampaign
-from .campaigns import ADDON_OFF, message_keys, messages_queue, moments_plan, settings_locked
+from .campaigns import ADDON_OFF, message_keys, messages_queue, messages_stop, moments_plan, settings_locked
 from .contact import Contact, Person
-from .outbox import payment_requests_cancel
 from .spread import Spread
+from .texts import request_templates_ensure
 
 PHONE_REGION = "US"
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -85,7 +85,8 @@ def campaign_resend(*, practice, campaign: PaymentRequestCampaign, actor, mobile
                                                  "created_by": actor if actor and actor.pk else None})
         person = Person(guarantor.pk, guarantor.first_name, guarantor.last_name, guarantor.time_zone,
                         Contact("sms", mobile, True, fixed=True))
-        messages_queue(practice=practice, planned=[(campaign, person, times)])
+        messages_queue(practice=practice, payment_settings=request_templates_ensure(practice),
+                       planned=[(campaign, person, times)])
         spread.save()
         audit_record(practice=practice, actor=actor, action="payment_requests.resent",
                      target=f"payment request {campaign.pk}", attempt=campaign.attempt)
@@ -100,7 +101,7 @@ def campaign_dismiss(*, practice, campaign: PaymentRequestCampaign, actor) -> bo
         state=CampaignState.FINISHED, state_at=timezone.now())
     if moved:
         keys = message_keys([(campaign.pk, campaign.attempt, campaign.reminders)])
-        payment_requests_cancel(practice_id=practice.pk, keys=keys, reason_code=ReasonCode.CANCELLED_BY_STAFF)
+        messages_stop(practice_id=practice.pk, keys=keys, reason_code=ReasonCode.CANCELLED_BY_STAFF)
         audit_record(practice=practice, actor=actor, action="payment_requests.dismissed",
                      target=f"payment request {campaign.pk}")
     return bool(moved)

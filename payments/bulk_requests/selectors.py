@@ -312,18 +312,3 @@ def reminders_over_cap(*, practice, reminders: int, days: int) -> str:
             f"a reminder would be held back by it. Space them at least {window // cap + 1} days apart, "
             "or send fewer reminders.")
 
-
-def text_samples(*, practice) -> list[dict]:
-    """The request and a reminder, as a guarantor named Ana would get them."""
-    from django.conf import settings
-
-    from .texts import RequestTexts
-
-    texts = RequestTexts(practice)
-    link = f"{settings.PUBLIC_BASE_URL}/p/Xy12ab34Cd56ef78Gh90iJ"
-    samples = []
-    for step, label in ((0, "The request"), (1, "A reminder")):
-        for channel, by in (("sms", "by text"), ("email", "by email")):
-            rendered = texts.render(step=step, channel=channel, first_name="Ana", link=link)
-            samples.append({"label": f"{label}, {by}", "subject": rendered.subject, "body": rendered.body})
-    return samples

@@ -57,6 +57,20 @@ class PaymentSettings(models.Model):
         "requests sent per hour, at most", default=250,
         validators=[MinValueValidator(1), MaxValueValidator(10_000)],
         help_text="A send is spread over the hours it needs, inside the hours texts may go out.")
+    # The message templates (purpose payment_request) of the request and of its reminders, by
+    # channel; the Standard ones are made and chosen the first time they are needed.
+    request_sms_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="request by text", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    request_email_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="request by email", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    reminder_sms_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="reminders by text", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    reminder_email_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="reminders by email", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
     # The last change number given to a payment of this practice (see Payment.change_seq). The
     # row is locked while a number is taken, so numbers commit in the order they are given.
     payments_seq = models.BigIntegerField(default=0, editable=False)

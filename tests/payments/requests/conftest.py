@@ -12,6 +12,7 @@ from patients.models import Balance, Patient
 from payments.bulk_requests.campaigns import Selection, payment_requests_send
 from payments.bulk_requests.eligibility import Terms
 from payments.bulk_requests.lists import request_list_make
+from payments.bulk_requests.texts import SETTINGS_FIELDS, request_templates_ensure
 from payments.models import PaymentSettings
 
 # 15:00 UTC is 09:00 or 10:00 in Chicago: inside the texting hours whatever the season.
@@ -37,6 +38,15 @@ def make_guarantor(practice, external_id, *, first="Ana", last="Reyes", total="1
                                aging_current=total - sum(buckets.values(), Decimal(0)), **buckets,
                                on_payment_plan=plan, in_collections=collections, outstanding_claims=claims)
     return guarantor
+
+
+def settings_form(practice, **values) -> dict:
+    """The bulk-request part of the payment settings form, as the page would post it."""
+    chosen = request_templates_ensure(practice)
+    return {"save_requests": "1", "request_minimum": "25", "request_aging": "current",
+            "request_reminders": "2", "request_reminder_days": "3", "request_list_hour": "7",
+            "request_hourly_cap": "250",
+            **{field: getattr(chosen, f"{field}_id") for field in SETTINGS_FIELDS.values()}, **values}
 
 
 def make_dependent(guarantor, external_id, first="Mia") -> Patient:

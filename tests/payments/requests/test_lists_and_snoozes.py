@@ -13,7 +13,7 @@ from payments.bulk_requests.snoozes import snooze_create, snooze_end
 from payments.models import RequestList, RequestListEntry, Snooze, SnoozeEnd
 from practices.due_work import due_work_run
 
-from .conftest import TODAY, make_guarantor
+from .conftest import TODAY, make_guarantor, settings_form
 from .test_send import _record
 
 
@@ -44,10 +44,7 @@ def test_changing_the_hour_moves_a_list_not_made_yet(desk, daytime, client_of, w
     daytime.move_to(datetime(2026, 6, 10, 10, 0, tzinfo=UTC))  # 05:00 in Chicago
     due_work_run()
     client = client_of(world.admin_ab, office="lakeside")
-    response = client.post("/payments/settings/", {"save_requests": "1", "request_minimum": "25",
-                                                   "request_aging": "current", "request_reminders": "2",
-                                                   "request_reminder_days": "4", "request_list_hour": "9",
-                                                   "request_hourly_cap": "250"})
+    response = client.post("/payments/settings/", settings_form(desk.practice, request_list_hour="9"))
     assert response.status_code == 302
     assert RequestList.objects.get().due_at == datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from payments.bulk_requests.selectors import PAGE_SIZE
 from payments.models import Payment, PaymentRequestCampaign, PaymentSettings, QuickPayLink, Snooze
 
-from .conftest import TODAY, make_dependent, make_guarantor
+from .conftest import TODAY, make_dependent, make_guarantor, settings_form
 
 LIST = "/payments/requests/"
 
@@ -197,10 +197,9 @@ def test_the_dashboard_shows_what_to_check_daily(desk, crowd, client_of, world):
 
 def test_admins_set_the_request_settings_and_staff_cannot(desk, client_of, world):
     client = client_of(world.admin_ab, office="lakeside")
-    data = {"save_requests": "1", "request_minimum": "100", "request_aging": "over_60",
-            "request_reminders": "1",
-            "request_reminder_days": "5", "request_list_hour": "6", "request_hourly_cap": "40",
-            "request_include_claims": "on"}
+    data = settings_form(desk.practice, request_minimum="100", request_aging="over_60", request_reminders="1",
+                         request_reminder_days="5", request_list_hour="6", request_hourly_cap="40",
+                         request_include_claims="on")
     assert client.post(reverse("payment_settings"), data).status_code == 302
     saved = PaymentSettings.objects.get(practice=desk.practice)
     assert (saved.request_minimum, saved.request_aging, saved.request_reminders, saved.request_reminder_days,
@@ -228,14 +227,17 @@ def test_the_settings_page_warns_when_the_frequency_cap_would_hold_a_reminder_ba
     ("request_reminders", "3"), ("request_reminder_days", "0"), ("request_reminder_days", "31"),
     ("request_list_hour", "24"), ("request_list_hour", "-1"), ("request_hourly_cap", "0"),
     ("request_hourly_cap", "10001"), ("request_hourly_cap", "1e3"), ("request_hourly_cap", "5\x00"),
+    ("request_sms_template", str(2**64)), ("request_sms_template", "abc"), ("request_email_template", ""),
+    ("reminder_sms_template", "email"),  # replaced below by the id of a template of the wrong channel
 ])
 def test_bad_request_settings_are_refused_naming_the_field(desk, client_of, world, field, value):
-    data = {"save_requests": "1", "request_minimum": "25", "request_aging": "current",
-            "request_reminders": "2",
-            "request_reminder_days": "3", "request_list_hour": "7", "request_hourly_cap": "250", field: value}
+    data = settings_form(desk.practice, **{field: value})
+    if value == "email":
+        data[field] = data["request_email_template"]
+    before = PaymentSettings.objects.values().get(practice=desk.practice)
     response = client_of(world.admin_ab, office="lakeside").post(reverse("payment_settings"), data)
     assert response.status_code == 200 and field in response.context["requests_form"].errors
-    assert not PaymentSettings.objects.filter(practice=desk.practice).exists()
+    assert PaymentSettings.objects.values().get(practice=desk.practice) == before
 
 
 def test_the_screens_need_the_online_payments_add_on(world, client_of):

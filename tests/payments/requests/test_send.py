@@ -14,15 +14,18 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from notifications.dispatch import drain_inline
+from notifications.message_templates import message_template_save
 from notifications.models import MessagingSettings, Notification, SandboxMessage
 from patients.models import Balance
 from patients.services import patients_bulk_upsert
+from payments.bulk_requests.texts import request_templates_ensure
 from payments.models import CampaignState, Payment, PaymentRequestCampaign, QuickPayLink, RequestHour
 from practices.due_work import due_work_run
 
-from .conftest import make_guarantor
+from .conftest import make_guarantor, settings_form
 
 LINK = re.compile(r"http://[^ ]+/p/([A-Za-z0-9_-]{22})")
 
@@ -60,6 +63,36 @@ def test_a_send_starts_a_campaign_each_with_request_and_reminders_carrying_quick
     assert (lost.state, lost.undeliverable_reason, _messages(lost)) == ("undeliverable", "no_contact", [])
     # A second send finds no one pending: they are in campaigns now.
     assert desk.send().campaigns == 0
+
+
+def test_the_texts_are_the_offices_payment_request_templates_at_their_current_version(desk, client_of, world):
+    guarantor = make_guarantor(desk.practice, "G-1", first="Ana")
+    chosen = request_templates_ensure(desk.practice)
+    message_template_save(practice=desk.practice, actor=world.admin_ab, template=chosen.request_sms_template,
+                          subject="", body="{{ practice.name }}: {{ patient.first_name }}, pay here "
+                                            "{{ quickpay_link }} (STOP to opt out)")
+    spanish = message_template_save(
+        practice=desk.practice, actor=world.admin_ab, purpose="payment_request", channel="sms",
+        name="Recordatorio", subject="", body="{{ practice.name }}: Hola {{ patient.first_name }}, "
+                                              "recuerde su saldo: {{ quickpay_link }}")
+    client = client_of(world.admin_ab, office="lakeside")
+    assert client.post(reverse("payment_settings"), settings_form(
+        desk.practice, reminder_sms_template=spanish.pk)).status_code == 302
+    desk.send()
+    campaign = PaymentRequestCampaign.objects.get(guarantor=guarantor)
+    request, first, _ = _messages(campaign)
+    assert request.body.startswith("Lakeside Dental: Ana, pay here http")
+    assert request.body.endswith("(STOP to opt out)")
+    assert (request.template_name, request.template_version) == ("Payment request text", "2")
+    assert first.body.startswith("Lakeside Dental: Hola Ana, recuerde su saldo: http")
+    assert (first.template_name, first.template_version) == ("Recordatorio", "1")
+
+
+def test_an_email_request_carries_its_own_unsubscribe_link(desk):
+    make_guarantor(desk.practice, "G-1", mobile="", email="bo@example.test", consent_email=True)
+    desk.send()
+    request = Notification.objects.filter(channel="email").order_by("idempotency_key").first()
+    assert "/unsubscribe/" in request.body and request.template_name == "Payment request email"
 
 
 def test_the_request_is_delivered_and_its_link_opens_the_quickpay_page(desk, client):
