@@ -128,11 +128,14 @@ class RequestTexts:
             self._texts[key] = (template.name, str(version.number), subject, compiled(version.body),
                                 "unsubscribe_link" in used)
 
-    def render(self, *, step: int, channel: str, first_name: str, link: str, key: str) -> Rendered:
+    def render(self, *, step: int, channel: str, first_name: str, link: str, key: str,
+               unsubscribe: str = "") -> Rendered:
         message = "reminder" if step else "request"
         name, version, subject, body, wants_unsubscribe = self._texts[(message, channel)]
+        if wants_unsubscribe and not unsubscribe:
+            unsubscribe = unsubscribe_url_for_key(key)
         values = {"patient": {"first_name": first_name}, "practice": self.office, "quickpay_link": link,
-                  "unsubscribe_link": unsubscribe_url_for_key(key) if wants_unsubscribe else ""}
+                  "unsubscribe_link": unsubscribe}
         return Rendered(name, version, subject.render(values) if subject else "", body.render(values))
 
 
@@ -144,7 +147,8 @@ def text_samples(*, practice) -> list[dict]:
     for step, (message, label) in enumerate((("request", "The request"), ("reminder", "A reminder"))):
         for channel, by in (("sms", "by text"), ("email", "by email")):
             rendered = texts.render(step=step, channel=channel, first_name=sample["patient"]["first_name"],
-                                    link=sample["quickpay_link"], key=f"sample:{message}:{channel}")
+                                    link=sample["quickpay_link"], key="",
+                                    unsubscribe=sample["unsubscribe_link"])
             out.append({"label": f"{label}, {by}", "name": rendered.template_name,
                         "version": rendered.template_version, "subject": rendered.subject,
                         "body": rendered.body, "template_id": texts.template_ids[(message, channel)]})
