@@ -178,7 +178,8 @@ DUE_WORK = [
 
 # Asked just before each send, once per chunk of rows: `hook(rows)` answers {notification id:
 # (reason code, detail)} for messages no longer wanted (notifications/contact_policy.py).
-NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted"]
+NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted",
+                              "payments.bulk_requests.hooks.payment_requests_still_wanted"]
 # Called as `hook(practice_id, guarantor_ids, source)` inside the writer's transaction after
 # guarantors' balances were written: a PMS import ("pms_import"), a payment or a refund.
 BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed",

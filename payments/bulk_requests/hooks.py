@@ -6,11 +6,11 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.models import ReasonCode
+from notifications.models import Notification, ReasonCode
 from patients.models import Balance
 
 from ..models import OPEN_STATES, CampaignState, PaymentRequestCampaign, PaymentSettings, Snooze
-from .campaigns import CHUNK, campaigns_end, campaigns_watch
+from .campaigns import CHUNK, KIND, campaigns_end, campaigns_watch
 from .lists import request_list_entries_add, request_lists_make_due, request_lists_plan, request_lists_tidy
 from .snoozes import snoozes_claims_settled
 
@@ -44,6 +44,30 @@ def balances_changed(practice_id: int, guarantor_ids: list[int], source: str) ->
                       detail="the PMS reports the balance below the minimum")
     if settled:
         request_list_entries_add(practice_id=practice_id, guarantor_ids=settled)
+
+
+def payment_requests_still_wanted(rows) -> dict[int, tuple[str, str]]:
+    """Asked by the outbox just before a send (settings.NOTIFICATIONS_STILL_WANTED): a payment
+    request's message goes only while its campaign is active and on the same attempt. One ended
+    since it was queued (paid, finished, undeliverable, resent to another number) answers why."""
+    ids = [n.pk for n in rows if n.kind == KIND]
+    if not ids:
+        return {}
+    wanted = {}
+    for pk, key in Notification.objects.filter(pk__in=ids).values_list("pk", "idempotency_key"):
+        parts = key.split(":")
+        if len(parts) == 4 and parts[0] == "payreq" and parts[1].isdigit() and parts[2].isdigit():
+            wanted[pk] = (int(parts[1]), int(parts[2]))
+    campaigns = {c: (state, attempt) for c, state, attempt in PaymentRequestCampaign.objects.filter(
+        pk__in={c for c, _ in wanted.values()}).values_list("pk", "state", "attempt")}
+    answers = {}
+    for pk, (campaign_id, attempt) in wanted.items():
+        state, current = campaigns.get(campaign_id, (None, None))
+        if state == CampaignState.PAID:
+            answers[pk] = (ReasonCode.BALANCE_PAID, "the guarantor paid: the payment request ended")
+        elif state is not None and (state != CampaignState.ACTIVE or current != attempt):
+            answers[pk] = (ReasonCode.SUPERSEDED, "the payment request campaign ended or was sent again")
+    return answers
 
 
 def bulk_requests_due() -> dict:

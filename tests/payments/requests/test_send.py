@@ -255,3 +255,20 @@ def test_the_embedded_default_on_sqlite_sends_resends_and_stops_the_same_way(tmp
         cwd=here.parents[3], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "5 passed" in result.stdout
+
+
+def test_a_message_whose_campaign_ended_meanwhile_is_not_sent(desk):
+    """The outbox asks just before each send: a campaign ended behind the queue's back (its row
+    already claimed, say) does not text the guarantor."""
+    desk.settings(request_reminders=0, request_hourly_cap=10_000)
+    paid = make_guarantor(desk.practice, "G-1")
+    resent = make_guarantor(desk.practice, "G-2", mobile="+13125550143")
+    desk.send()
+    PaymentRequestCampaign.objects.filter(guarantor=paid).update(state=CampaignState.PAID)
+    PaymentRequestCampaign.objects.filter(guarantor=resent).update(attempt=2)
+    last = PaymentRequestCampaign.objects.order_by("-request_at").first().request_at
+    with time_machine.travel(last + timedelta(seconds=1)):
+        drain_inline()
+    outcome = {n.recipient_id: (n.status, n.reason_code) for n in Notification.objects.all()}
+    assert outcome == {paid.pk: ("will_not_send", "balance_paid"), resent.pk: ("will_not_send", "superseded")}
+    assert not SandboxMessage.objects.exists()
