@@ -12,6 +12,10 @@ Prints events/s accepted by the API and the time from the start of each API call
 its emails reaching the mail backend (p50, p95, p99, max). The outbox's per-sender email rate
 (NOTIFICATIONS_RATE_EMAIL, a provider limit) is raised to --email-rate, since the sandbox
 backend has no rate to honour; lower it to see the provider's pacing instead.
+
+The machine may be shared, so it also prints the CPU time each part used per event (web,
+worker, PostgreSQL, Redis, this client) and the load average: read figures taken on a busy
+machine beside those.
 """
 
 import argparse
@@ -69,6 +73,7 @@ class App:
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "EMAIL_BACKEND": "notifications.sandbox.SandboxEmailBackend",
             "NOTIFICATIONS_RATE_EMAIL": str(self.args.email_rate),
+            "DATABASE_CONN_MAX_AGE": "60",  # connections kept, as production keeps them
         })
         os.environ.update(self.env)
         self.manage("migrate", "--noinput")
@@ -91,6 +96,14 @@ class App:
         log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
         self.procs.append(subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
                                            stderr=subprocess.STDOUT))
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the web server, the worker, PostgreSQL and Redis."""
+        postmaster = int((self.tmp / "pg" / "postmaster.pid").read_text().split()[0])
+        redis = int((self.tmp / "redis.pid").read_text().split()[0])
+        web, worker = self.procs
+        return {"web": tree_cpu(web.pid), "worker": tree_cpu(worker.pid), "postgres": tree_cpu(postmaster),
+                "redis": tree_cpu(redis), "client": os.times().user + os.times().system}
 
     def stop(self):
         for proc in self.procs:
@@ -120,6 +133,34 @@ def event(n: int) -> dict:
     return {"event_id": f"bench-{n}", "application_id": f"app-{n}", "type": TYPES[n % len(TYPES)],
             "occurred_at": datetime.now(UTC).isoformat(),
             "patient": {"external_id": f"p-{n}", "first_name": "Pat", "last_name": "Bench"}}
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of the process and of its children it has waited for)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used by a process and all its descendants, living or exited."""
+    stats = {int(p): _stat(int(p)) for p in os.listdir("/proc") if p.isdigit()}
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        if stat:
+            children.setdefault(stat[0], []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if stats.get(pid):
+            total += stats[pid][1]
+            todo += children.get(pid, [])
+    return total
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -181,6 +222,7 @@ def main():
               f"({args.web_workers} workers), Celery worker concurrency {args.worker_concurrency}, "
               f"{args.members} members per office"
               f"{f', paced at {args.rate:g} events/s' if args.rate else ''} ...", flush=True)
+        cpu_before = app.cpu()
         t0 = time.time()
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(send, range(args.events)))
@@ -188,6 +230,8 @@ def main():
         expected = baseline + args.events * args.members
         wait_until(lambda: SandboxMessage.objects.count() >= expected, 900, "every email")
         drained = time.time() - t0
+        cpu_after = app.cpu()
+        load = os.getloadavg()
 
         numbered = Application.objects.filter(external_id__regex=r"^app-\d+$")
         app_index = {pk: int(ext.split("-", 1)[1]) for pk, ext in numbered.values_list("pk", "external_id")}
@@ -208,6 +252,10 @@ def main():
         print("API call -> email handed to the mail backend: "
               f"p50 {ms[50]:.0f} ms, p95 {ms[95]:.0f} ms, p99 {ms[99]:.0f} ms, "
               f"max {max(latencies) * 1000:.0f} ms")
+        used = {part: (cpu_after[part] - cpu_before[part]) * 1000 / args.events for part in cpu_after}
+        print("CPU per event: " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in used.items())
+              + f" (total {sum(used.values()):.1f} ms); load average {load[0]:.1f} "
+              f"on {os.cpu_count()} CPUs at the end")
     finally:
         app.stop()
 

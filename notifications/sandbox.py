@@ -8,13 +8,20 @@ from .models import SandboxMessage
 
 
 class SandboxEmailBackend(BaseEmailBackend):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._practices = {}  # slug: Practice, for the messages of one connection
+
+    def _practice(self, slug: str):
+        if slug not in self._practices:
+            self._practices[slug] = Practice.objects.filter(slug=slug).first()
+        return self._practices[slug]
+
     def send_messages(self, email_messages):
         count = 0
         for message in email_messages:
             metadata = dict(getattr(message, "metadata", None) or {})
-            practice = None
-            if metadata.get("practice"):
-                practice = Practice.objects.filter(slug=metadata["practice"]).first()
+            practice = self._practice(metadata["practice"]) if metadata.get("practice") else None
             html = ""
             for content, mimetype in getattr(message, "alternatives", []):
                 if mimetype == "text/html":

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
+from config.rows import insert_if_absent
 from practices.services import audit_record
 
 from .csv_import import RowsChanged, csv_records, csv_validate
@@ -175,13 +176,17 @@ def patient_ensure(*, practice, external_id: str, first_name: str, last_name: st
     """The practice's patient with this PMS id, created (as their own guarantor) when unknown.
 
     Used when another system (the financing provider) names a patient the PMS has not sent yet.
-    An existing record is left as it is: the PMS stays the source of its details.
+    An existing record is left as it is: the PMS stays the source of its details. One query for
+    a known patient, two for a new one; a patient created meanwhile by another writer is found.
     """
-    with transaction.atomic():
-        patient, created = Patient.objects.get_or_create(
-            practice=practice, external_id=external_id,
-            defaults={"first_name": first_name[:100], "last_name": last_name[:100]})
-        if created:
-            Patient.objects.filter(pk=patient.pk).update(guarantor=patient)
-            patient.guarantor_id = patient.pk
+    patient = Patient.objects.filter(practice=practice, external_id=external_id).first()
+    if patient is not None:
+        return patient
+    patient = Patient(practice=practice, external_id=external_id, first_name=first_name[:100],
+                      last_name=last_name[:100])
+    with transaction.atomic(savepoint=False):
+        if not insert_if_absent(patient, unique_fields=("practice", "external_id")):
+            return Patient.objects.get(practice=practice, external_id=external_id)
+        Patient.objects.filter(pk=patient.pk).update(guarantor=patient)
+        patient.guarantor_id = patient.pk
     return patient

@@ -1,30 +1,41 @@
 """Practice alerts about applications: when one is due, to whom, and handing it to the outbox.
 
-Two kinds of alert:
+Every alert of an application is an AlertTimer row with a due time:
 
-- at once: declined, activated, pre-qualified (fired by services.application_event_record);
+- at once: declined, activated, pre-qualified. Each event of the type makes its timer due now
+  (again, if it fired before: a member who missed it, their preference being off, gets it from
+  a later event of the type), and asks for a run once the event is committed (`alerts_kick`);
 - delayed: incomplete application (14 days after started) and open approval (48 hours after
-  approved). These are AlertTimer rows with a due time; `alert_timers_fire` (a DUE_WORK job run
-  every minute by beat and by `manage.py send_due`) fires those whose time has come.
+  approved), which later events may cancel or move until they fire.
+
+`alert_timers_fire` fires every due timer: on that request (a Celery task), and as a DUE_WORK
+job every minute (beat, `manage.py send_due`), which also catches a request that was lost. It
+works set-based, a chunk of applications per transaction, so a provider replaying a day of
+events in a burst costs a few statements per chunk rather than per event.
 
 A fired alert goes to every active team member of the office who was on the team when the alert
-became due and whose preference for it is on: instant members get an email now, digest members
+was raised and whose preference for it is on: instant members get an email now, digest members
 get it in their 08:00 digest (`alert_digests_send`). AlertDelivery's unique constraint keeps each
 alert to at most one per application, alert and member.
 """
 
+import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from config.plain_text import render_plain_text
-from practices.models import Membership, Practice
+from practices.models import Membership, Practice, User
 
 from .models import Alert, AlertDelivery, AlertPreference, AlertTimer, Application, EventType
 
@@ -46,6 +57,13 @@ TIMER_RULES = {
     Alert.OPEN_APPROVAL: (EventType.APPROVED, timedelta(hours=48), (EventType.ACTIVATED,)),
 }
 
+# Alerts due as soon as an event of their type is recorded.
+IMMEDIATE_ALERTS = {
+    EventType.DECLINED: Alert.DECLINED,
+    EventType.ACTIVATED: Alert.ACTIVATED,
+    EventType.PREQUALIFIED: Alert.PREQUALIFIED,
+}
+
 # The event whose time an alert's email reports.
 ALERT_EVENT = {
     Alert.INCOMPLETE: EventType.STARTED,
@@ -56,14 +74,17 @@ ALERT_EVENT = {
 }
 
 
-def alert_timers_sync(*, application: Application) -> None:
+def alert_timers_sync(*, application: Application, event_type: str, new: bool = False) -> bool:
     """Bring the application's timers in line with its events (the application is locked).
 
-    A timer that has fired stays fired: an event arriving after the alert went out never sends
-    it again. A timer whose due time has already passed (its event reported late) stays pending
-    and fires on the next tick.
+    A delayed timer that has fired stays fired: an event arriving after the alert went out never
+    sends it again. A delayed timer whose due time has already passed (its event reported late)
+    stays pending and fires on the next run. An event of an immediate alert's type makes that
+    alert due now. `new`: the application was created by this event, so it has no timers yet.
+    Returns True when an alert became due now: the caller asks for a run (`alerts_kick`).
     """
-    timers = {t.alert: t for t in AlertTimer.objects.select_for_update().filter(application=application)}
+    timers = {} if new else {
+        t.alert: t for t in AlertTimer.objects.select_for_update().filter(application=application)}
     for alert, (trigger, delay, cancellers) in TIMER_RULES.items():
         started = application.first_at(trigger)
         if started is None:
@@ -79,80 +100,201 @@ def alert_timers_sync(*, application: Application) -> None:
         elif timer.status != AlertTimer.Status.FIRED and (timer.due_at, timer.status) != (due_at, status):
             timer.due_at, timer.status = due_at, status
             timer.save(update_fields=["due_at", "status"])
+    alert = IMMEDIATE_ALERTS.get(event_type)
+    if alert is None:
+        return False
+    timer = timers.get(alert)
+    if timer is None:
+        AlertTimer.objects.create(practice_id=application.practice_id, application=application,
+                                  alert=alert, due_at=timezone.now(), status=AlertTimer.Status.PENDING)
+    elif timer.status != AlertTimer.Status.PENDING:
+        timer.due_at, timer.status = timezone.now(), AlertTimer.Status.PENDING
+        timer.save(update_fields=["due_at", "status"])
+    return True
+
+
+# A run asked for and not started yet: later events need not ask again. It expires, so a run
+# that was lost (a broker that dropped it) holds nothing up for long; the minute's run catches up.
+KICK_KEY = "payments:alert-run-asked"
+KICK_SECONDS = 10
+
+
+def alerts_kick() -> None:
+    """After an event that made an alert due is committed: have a worker fire it now.
+
+    One run fires whatever is due, so while one is asked for and not started, further events
+    ask for nothing; the run clears the mark before it looks for due timers, so an event
+    committed after that asks again. Never raises: the event is recorded either way, and the
+    minute's run fires what a lost request leaves.
+    """
+    from .tasks import alerts_fire_due
+
+    try:
+        if not cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+            return
+    except Exception as exc:  # the cache is down: ask anyway
+        logger.warning("alert run mark not set (%r); asking for a run", exc)
+    try:
+        # One quick retry: a broker that is down must not hold the API's answer.
+        alerts_fire_due.apply_async(retry=True, retry_policy={
+            "max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5})
+    except Exception as exc:  # kombu raises several types for a broker that is down
+        logger.warning("could not ask for an alert run (%r); the next minute's run fires it", exc)
+        with contextlib.suppress(Exception):  # it expires by itself
+            cache.delete(KICK_KEY)
+
+
+def alerts_due_fire() -> dict:
+    """The run `alerts_kick` asks for: fire every due timer, pass after pass while there is work.
+
+    Each pass clears the mark first, so an event committed before it is fired by it; while
+    passes find work the mark is set again, so events committed meanwhile ask for no run of
+    their own and the next pass fires them together: a burst is fired in chunks, not a run per
+    event. A run that finds the mark already set again leaves the rest to the run that set it.
+    An application whose alerts fail is left to the minute's run.
+    """
+    total = {"timers_fired": 0, "timers_failed": 0}
+    failed: set[int] = set()
+    while True:
+        try:
+            cache.delete(KICK_KEY)
+        except Exception as exc:
+            logger.warning("alert run mark not cleared (%r); it expires by itself", exc)
+        done = _timers_fire(now=timezone.now(), skip=failed)
+        total["timers_fired"] += done["timers_fired"]
+        total["timers_failed"] += done["timers_failed"]
+        if not done["timers_fired"]:
+            return total
+        try:
+            if not cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+                return total
+        except Exception:
+            return total  # without the mark, events ask for runs of their own
 
 
 def alert_timers_fire(*, now: datetime | None = None) -> dict:
-    """DUE_WORK job: fire every pending timer whose due time has passed. Safe to run twice.
+    """Fire every pending timer whose due time has passed, a chunk of applications at a time.
+    Safe to run twice, and beside another run.
 
-    A timer that fails (logged) stays pending and is tried again on the next run; it never
+    A chunk that fails is fired again one application at a time, so that one application whose
+    timers cannot fire (logged; they stay pending and are tried again on the next run) never
     holds up the others.
     """
-    now = now or timezone.now()
-    fired, failed, after = 0, 0, 0
+    return _timers_fire(now=now or timezone.now(), skip=set())
+
+
+def _timers_fire(*, now: datetime, skip: set[int]) -> dict:
+    """alert_timers_fire, leaving out the applications in `skip`; adds those that fail to it."""
+    fired, after = 0, 0
+    failed_before = len(skip)
     while True:
-        due = list(AlertTimer.objects.filter(status=AlertTimer.Status.PENDING, due_at__lte=now, pk__gt=after)
-                   .order_by("pk").values_list("pk", "application_id")[:TIMER_CHUNK])
-        for timer_id, application_id in due:
-            try:
-                fired += _alert_timer_fire(timer_id=timer_id, application_id=application_id, now=now)
-            except Exception:
-                logger.exception("alert timer %s could not fire; it will be tried again", timer_id)
-                failed += 1
-        if len(due) < TIMER_CHUNK:
+        due = (AlertTimer.objects.filter(status=AlertTimer.Status.PENDING, due_at__lte=now,
+                                         application_id__gt=after)
+               .order_by("application_id").values_list("application_id", flat=True).distinct())
+        application_ids = list((due.exclude(application_id__in=skip) if skip else due)[:TIMER_CHUNK])
+        try:
+            fired += _alerts_fire(application_ids=application_ids, now=now)
+        except Exception:
+            logger.exception("alerts of %d applications could not fire together; firing them one by one",
+                             len(application_ids))
+            for application_id in application_ids:
+                try:
+                    fired += _alerts_fire(application_ids=[application_id], now=now)
+                except Exception:
+                    logger.exception("alerts of application %s could not fire; tried again on the next run",
+                                     application_id)
+                    skip.add(application_id)
+        if len(application_ids) < TIMER_CHUNK:
             break
-        after = due[-1][0]
-    return {"timers_fired": fired, "timers_failed": failed}
+        after = application_ids[-1]
+    return {"timers_fired": fired, "timers_failed": len(skip) - failed_before}
 
 
 @transaction.atomic
-def _alert_timer_fire(*, timer_id: int, application_id: int, now: datetime) -> int:
-    # Lock the application before the timer, in the same order as recording an event does, so
-    # an event changing this timer and the firing wait for each other instead of deadlocking.
-    application = (Application.objects.select_for_update().select_related("practice")
-                   .get(pk=application_id))
-    timer = AlertTimer.objects.select_for_update().get(pk=timer_id)
-    if timer.status != AlertTimer.Status.PENDING or timer.due_at > now:
-        return 0  # fired by another runner, or cancelled/moved by an event meanwhile
-    timer.status, timer.fired_at = AlertTimer.Status.FIRED, now
-    timer.save(update_fields=["status", "fired_at"])
-    alert_fire(application=application, alert=timer.alert)
-    return 1
+def _alerts_fire(*, application_ids: list[int], now: datetime) -> int:
+    """Fire the due timers of these applications; returns how many fired.
+
+    Each application is locked before its timers, as recording an event locks them, and in id
+    order, so events and runs wait for each other instead of deadlocking. A run waits for an
+    event being recorded rather than skipping its application: a due timer committed before the
+    run looked is fired by that run.
+    """
+    if not application_ids:
+        return 0
+    applications = {a.pk: a for a in Application.objects.select_for_update(of=("self",))
+                    .select_related("practice").filter(pk__in=application_ids).order_by("pk")}
+    timers = list(AlertTimer.objects.select_for_update().filter(
+        application_id__in=list(applications), status=AlertTimer.Status.PENDING, due_at__lte=now))
+    if not timers:
+        return 0
+    AlertTimer.objects.filter(pk__in=[t.pk for t in timers]).update(
+        status=AlertTimer.Status.FIRED, fired_at=Coalesce("fired_at", Value(now)))
+    alerts_raise(raised=[(applications[t.application_id], t.alert) for t in timers], now=now)
+    return len(timers)
 
 
-def alert_recipients(*, practice: Practice, alert: str, at: datetime) -> list[tuple[Membership, str]]:
+@dataclass(frozen=True)
+class TeamMember:
+    membership: Membership
+    modes: dict[str, str]  # alert: instant, digest or off (a missing alert: instant)
+
+
+def alert_team(*, practice_ids: list[int]) -> dict[int, list[TeamMember]]:
+    """The active members of these offices with their alert choices, by office (two queries)."""
+    memberships = list(Membership.objects.filter(practice_id__in=practice_ids, user__is_active=True)
+                       .select_related("user").order_by("pk"))
+    modes = defaultdict(dict)
+    for preference in AlertPreference.objects.filter(membership__in=memberships):
+        modes[preference.membership_id][preference.alert] = preference.mode
+    team = defaultdict(list)
+    for m in memberships:
+        team[m.practice_id].append(TeamMember(m, modes[m.pk]))
+    return team
+
+
+def alert_recipients(*, team: list[TeamMember], alert: str, at: datetime) -> list[tuple[Membership, str]]:
     """(membership, instant|digest) for each member who gets this alert, raised at `at`.
 
-    Active users only, of this office only, on the team when the alert was raised (someone added
-    later gets only later alerts), with the alert on (no preference row: on, instant).
+    Active users only (the team is), on the team when the alert was raised (someone added later
+    gets only later alerts), with the alert on (no preference row: on, instant).
     """
-    memberships = list(Membership.objects.filter(practice=practice, user__is_active=True,
-                                                 created_at__lte=at).select_related("user"))
-    modes = {p.membership_id: p.mode
-             for p in AlertPreference.objects.filter(membership__in=memberships, alert=alert)}
     instant = AlertPreference.Delivery.INSTANT
-    return [(m, modes.get(m.pk, instant)) for m in memberships if modes.get(m.pk, instant) != "off"]
+    return [(t.membership, t.modes.get(alert, instant)) for t in team
+            if t.membership.created_at <= at and t.modes.get(alert, instant) != "off"]
 
 
-def alert_fire(*, application: Application, alert: str) -> int:
-    """Alert the team about one application (the caller holds the application's lock).
+def alerts_raise(*, raised: list[tuple[Application, str]], now: datetime) -> int:
+    """Alert the teams about these (application, alert) pairs (the caller holds the applications'
+    locks). Returns how many members were newly alerted (instantly or into their digest).
 
-    The alert is raised when it is sent: now, or when it first went out if it did before. So an
+    An alert is raised when it is sent: now, or when it first went out if it did before. So an
     event reported late still reaches today's team, and someone who joined after an alert went
-    out never gets it. Returns how many members were newly alerted (instantly or into their digest).
+    out never gets it.
     """
-    practice = application.practice
-    deliveries = AlertDelivery.objects.filter(application=application, alert=alert)
-    alert_at = deliveries.order_by("alert_at").values_list("alert_at", flat=True).first() or timezone.now()
-    already = set(deliveries.values_list("user_id", flat=True))
-    new = [(m, mode) for m, mode in alert_recipients(practice=practice, alert=alert, at=alert_at)
-           if m.user_id not in already]
-    AlertDelivery.objects.bulk_create([
-        AlertDelivery(practice=practice, application=application, alert=alert, user=m.user, mode=mode,
-                      alert_at=alert_at) for m, mode in new])
-    instant = [m.user for m, mode in new if mode == AlertDelivery.Mode.INSTANT]
-    if instant:
-        _alert_emails_send(application=application, alert=alert, users=instant)
-    return len(new)
+    sent_before = defaultdict(list)
+    for application_id, alert, user_id, alert_at in AlertDelivery.objects.filter(
+            application_id__in={a.pk for a, _ in raised}).values_list("application_id", "alert", "user_id",
+                                                                      "alert_at"):
+        sent_before[(application_id, alert)].append((user_id, alert_at))
+    teams = alert_team(practice_ids=list({a.practice_id for a, _ in raised}))
+    deliveries, emails = [], defaultdict(list)
+    for application, alert in raised:
+        before = sent_before[(application.pk, alert)]
+        alert_at = min((at for _, at in before), default=now)
+        already = {user_id for user_id, _ in before}
+        fresh = [(m, mode) for m, mode in alert_recipients(team=teams[application.practice_id], alert=alert,
+                                                           at=alert_at) if m.user_id not in already]
+        deliveries += [AlertDelivery(practice_id=application.practice_id, application=application,
+                                     alert=alert, user=m.user, mode=mode, alert_at=alert_at)
+                       for m, mode in fresh]
+        instant = [m.user for m, mode in fresh if mode == AlertDelivery.Mode.INSTANT]
+        if instant:
+            emails[application.practice].extend(_alert_emails(application=application, alert=alert,
+                                                              users=instant))
+    AlertDelivery.objects.bulk_create(deliveries)
+    for practice, practice_emails in emails.items():
+        alert_emails_queue(practice=practice, emails=practice_emails)
+    return len(deliveries)
 
 
 def application_link(application: Application) -> str:
@@ -177,16 +319,16 @@ def _alert_context(application: Application, alert: str) -> dict:
     }
 
 
-def _alert_emails_send(*, application: Application, alert: str, users: list) -> None:
+def _alert_emails(*, application: Application, alert: str, users: list) -> list["AlertEmail"]:
     # One rendering for every recipient: the email says nothing personal about its reader.
     context = _alert_context(application, alert)
     subject = render_plain_text("emails/application-alert-subject.txt", context).strip()
     body = render_plain_text("emails/application-alert-body.txt", context)
     html_body = render_to_string("emails/application-alert-body.html", context)
-    for user in users:
-        alert_send(practice=application.practice, user=user, kind=ALERT_KIND, subject=subject, body=body,
-                   html_body=html_body, idempotency_key=f"app-alert:{application.pk}:{alert}:{user.pk}",
-                   reason=f"application alert: {alert}", template_name="application-alert")
+    return [AlertEmail(user=user, kind=ALERT_KIND, subject=subject, body=body, html_body=html_body,
+                       idempotency_key=f"app-alert:{application.pk}:{alert}:{user.pk}",
+                       reason=f"application alert: {alert}", template_name="application-alert")
+            for user in users]
 
 
 def alert_digests_send(*, now: datetime | None = None) -> dict:
@@ -220,7 +362,7 @@ def _practice_digests_send(*, practice: Practice, cutoff: datetime, now: datetim
         by_user[delivery.user].append(delivery)
     members = set(Membership.objects.filter(practice=practice, user__in=list(by_user), user__is_active=True)
                   .values_list("user_id", flat=True))
-    sent = 0
+    digests = []
     for user, deliveries in by_user.items():
         if user.pk not in members:
             continue  # deactivated or left the team since: the digest is dropped with the rows below
@@ -230,31 +372,43 @@ def _practice_digests_send(*, practice: Practice, cutoff: datetime, now: datetim
         items = [_alert_context(d.application, d.alert) for d in deliveries]
         context = {"practice": practice, "user": user, "items": items,
                    "day": timezone.localtime(cutoff, practice.tz)}
-        alert_send(
-            practice=practice, user=user, kind=DIGEST_KIND,
+        digests.append(AlertEmail(
+            user=user, kind=DIGEST_KIND,
             subject=render_plain_text("emails/application-digest-subject.txt", context).strip(),
             body=render_plain_text("emails/application-digest-body.txt", context),
             html_body=render_to_string("emails/application-digest-body.html", context),
             # The newest delivery's id in the key: a straggler committed just after a digest went out
             # gets a digest of its own instead of being swallowed by the first one's key.
             idempotency_key=f"app-digest:{practice.pk}:{user.pk}:{cutoff.date()}:{newest}",
-            reason="application alerts: daily digest", template_name="application-digest")
-        sent += 1
+            reason="application alerts: daily digest", template_name="application-digest"))
+    alert_emails_queue(practice=practice, emails=digests)
     AlertDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(digest_sent_at=now)
-    return sent
+    return len(digests)
 
 
-def alert_send(*, practice: Practice, user, kind: str, subject: str, body: str, html_body: str,
-               idempotency_key: str, reason: str, template_name: str):
-    """Hand one rendered alert email to the outbox (the only place alerts touch notifications)."""
-    from notifications.services import Recipient, notification_schedule
+@dataclass(frozen=True)
+class AlertEmail:
+    user: User
+    kind: str
+    subject: str
+    body: str
+    html_body: str
+    idempotency_key: str
+    reason: str
+    template_name: str
 
-    return notification_schedule(
-        practice=practice,
-        recipient=Recipient(kind="user", id=user.pk, name=user.display_name, time_zone="", consent=True),
-        channel="email", address=user.email, kind=kind, subject=subject, body=body, html_body=html_body,
-        idempotency_key=idempotency_key, reason=reason, template_name=template_name,
-        template_version=TEMPLATE_VERSION)
+
+def alert_emails_queue(*, practice: Practice, emails: list[AlertEmail]) -> None:
+    """Hand rendered alert emails to the outbox in one write (the only place alerts touch
+    notifications)."""
+    from notifications.services import Outgoing, notifications_schedule_many
+
+    notifications_schedule_many(practice=practice, messages=[Outgoing(
+        recipient_kind="user", recipient_id=e.user.pk, recipient_name=e.user.display_name,
+        recipient_time_zone="", consent=True, channel="email", address=e.user.email, kind=e.kind,
+        subject=e.subject, body=e.body, html_body=e.html_body, idempotency_key=e.idempotency_key,
+        reason=e.reason, template_name=e.template_name, template_version=TEMPLATE_VERSION)
+        for e in emails])
 
 
 def due_timers_run() -> dict:

@@ -11,6 +11,7 @@ from patients.models import IS_GUARANTOR, Patient
 from practices.demo import DemoResult
 from practices.models import Practice
 
+from .alerts import alert_timers_fire
 from .models import Application, PaymentSettings, QuickPayLink
 from .quickpay import LinkRequest, quickpay_links_mint
 from .services import application_event_record
@@ -37,6 +38,8 @@ def demo_seed() -> DemoResult:
                 practice=practice, event_id=f"demo-{application_id}-{n}", application_id=application_id,
                 type=event_type, occurred_at=now - timedelta(minutes=minutes_ago),
                 patient_external_id=external_id, patient_first_name=first, patient_last_name=last)
+    # The demo team finds the alerts in the dev outbox at once, worker or not.
+    alert_timers_fire()
     return DemoResult(practices=[practice], created=True,
                       summary=f"Loaded {len(_APPLICATIONS)} payment-plan applications for {practice.name}.")
 

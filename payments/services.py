@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Exists, F
 
+from config.rows import insert_if_absent
 from patients.services import patient_ensure
 from practices.models import Membership, Practice
 from practices.services import audit_record
@@ -14,13 +16,6 @@ from . import alerts
 from .bulk_requests.lists import request_list_hour_set
 from .models import Alert, AlertPreference, Application, ApplicationEvent, EventType
 
-# Alerts sent at once when an event of this type is recorded.
-IMMEDIATE_ALERTS = {
-    EventType.DECLINED: Alert.DECLINED,
-    EventType.ACTIVATED: Alert.ACTIVATED,
-    EventType.PREQUALIFIED: Alert.PREQUALIFIED,
-}
-
 
 @dataclass(frozen=True)
 class EventRecordResult:
@@ -28,81 +23,118 @@ class EventRecordResult:
     created: bool  # False: this event_id was recorded before, nothing changed
 
 
-def application_patient_resolve(*, application: Application) -> None:
+def application_patient_resolve(*, application: Application, linked_external_id: str | None = None) -> None:
     """Link the application to the practice's patient record: found by external id, or created.
 
     The application also keeps the patient's external id and name exactly as the provider sent
-    them; a patient created here carries those names until the PMS sends the full record.
+    them; a patient created here carries those names until the PMS sends the full record. The
+    caller saves the application. `linked_external_id`: the PMS id of the patient it is linked to.
     """
-    if application.patient_id and application.patient.external_id == application.patient_external_id:
+    if application.patient_id and linked_external_id == application.patient_external_id:
         return
-    patient = patient_ensure(practice=application.practice, external_id=application.patient_external_id,
-                             first_name=application.patient_first_name,
-                             last_name=application.patient_last_name)
-    Application.objects.filter(pk=application.pk).update(patient=patient)
-    application.patient = patient
+    application.patient = patient_ensure(
+        practice=application.practice, external_id=application.patient_external_id,
+        first_name=application.patient_first_name, last_name=application.patient_last_name)
 
 
-@transaction.atomic
+class _Repeated(Exception):
+    """The event_id was recorded before: nothing this call wrote may stay."""
+
+
+def _application_locked(*, practice: Practice, external_id: str, event_id: str) -> Application | None:
+    """The application, locked, with whether `event_id` was recorded before and the PMS id of its
+    patient (only the application's row is locked)."""
+    application = (Application.objects.select_for_update(of=("self",))
+                   .annotate(repeated=Exists(ApplicationEvent.objects.filter(practice=practice,
+                                                                             event_id=event_id)),
+                             linked_external_id=F("patient__external_id"))
+                   .filter(practice=practice, external_id=external_id).first())
+    if application is not None:
+        application.practice = practice
+    return application
+
+
 def application_event_record(*, practice: Practice, event_id: str, application_id: str, type: str,
                              occurred_at: datetime, patient_external_id: str, patient_first_name: str,
                              patient_last_name: str) -> EventRecordResult:
     """Record one event from the financing provider and act on it.
 
     1. A repeated event_id is answered with the first recording and changes nothing.
-    2. The application is created on its first event and locked for the rest of the
-       transaction, so two events of one application are applied one after the other.
-    3. Its state and timers are recomputed from all its events in the order they occurred,
-       so an event that arrives late or out of order lands where it belongs.
-    4. Declined, activated and pre-qualified alert the team at once (at most once each).
+    2. The application is locked for the rest of the transaction (or created, with its patient,
+       on its first event), so two events of one application are applied one after the other.
+    3. Its state and timers follow its events in the order they occurred, so an event that
+       arrives late or out of order lands where it belongs (`application_event_apply`).
+    4. Declined, activated and pre-qualified make their alert due now: a worker fires it as
+       soon as the event is committed (alerts.alerts_kick), set-based with whatever else is due.
+
+    A first event costs nine statements or fewer: a provider replaying a day of events sends
+    hundreds a second.
     """
     if type not in EventType.values:
         raise ValidationError({"type": f"Unknown event type {type!r}."})
-    existing = ApplicationEvent.objects.filter(practice=practice, event_id=event_id).first()
-    if existing is not None:
-        return EventRecordResult(existing, created=False)
-    application, created = Application.objects.select_for_update().get_or_create(
-        practice=practice, external_id=application_id,
-        defaults={"patient_external_id": patient_external_id, "patient_first_name": patient_first_name,
-                  "patient_last_name": patient_last_name, "state": type, "state_at": occurred_at})
-    application.practice = practice
-    if not created and application.patient_external_id != patient_external_id:
-        raise ValidationError({"patient.external_id": "This application belongs to another patient; "
-                                                      "an application's patient cannot change."})
     try:
-        with transaction.atomic():
-            event = ApplicationEvent.objects.create(practice=practice, application=application,
-                                                    event_id=event_id, type=type, occurred_at=occurred_at)
-    except IntegrityError:
-        # The same event_id, recorded by a concurrent request between our check and insert.
-        return EventRecordResult(ApplicationEvent.objects.get(practice=practice, event_id=event_id),
-                                 created=False)
-    application.patient_external_id = patient_external_id
-    application.patient_first_name = patient_first_name
-    application.patient_last_name = patient_last_name
-    if created:
-        setattr(application, f"{type}_at", occurred_at)
-    else:
-        _application_derive(application)
-    application.save()
-    application_patient_resolve(application=application)
-    alerts.alert_timers_sync(application=application)
-    if type in IMMEDIATE_ALERTS:
-        alerts.alert_fire(application=application, alert=IMMEDIATE_ALERTS[type])
+        event = _event_record(
+            practice=practice, event_id=event_id, application_id=application_id, type=type,
+            occurred_at=occurred_at, patient_external_id=patient_external_id,
+            patient_first_name=patient_first_name, patient_last_name=patient_last_name)
+    except _Repeated:
+        return EventRecordResult(ApplicationEvent.objects.select_related("application")
+                                 .get(practice=practice, event_id=event_id), created=False)
     return EventRecordResult(event, created=True)
 
 
-def _application_derive(application: Application) -> None:
-    """State = the type of the latest event by occurred_at; <type>_at = its first occurrence."""
-    firsts: dict[str, datetime] = {}
-    latest = None
-    for event_type, occurred_at in (application.events.order_by("occurred_at", "pk")
-                                    .values_list("type", "occurred_at")):
-        firsts.setdefault(event_type, occurred_at)
-        latest = (event_type, occurred_at)
-    for event_type in EventType.values:
-        setattr(application, f"{event_type}_at", firsts.get(event_type))
-    application.state, application.state_at = latest
+@transaction.atomic
+def _event_record(*, practice: Practice, event_id: str, application_id: str, type: str,
+                  occurred_at: datetime, patient_external_id: str, patient_first_name: str,
+                  patient_last_name: str) -> ApplicationEvent:
+    application = _application_locked(practice=practice, external_id=application_id, event_id=event_id)
+    first = application is None
+    if first:
+        application = Application(
+            practice=practice, external_id=application_id, patient_external_id=patient_external_id,
+            patient_first_name=patient_first_name, patient_last_name=patient_last_name,
+            state=type, state_at=occurred_at, **{f"{type}_at": occurred_at})
+        application_patient_resolve(application=application)
+        if not insert_if_absent(application, unique_fields=("practice", "external_id")):
+            # Its first event is being recorded by a concurrent request: wait for it, then
+            # apply this one on top.
+            application, first = _application_locked(practice=practice, external_id=application_id,
+                                                     event_id=event_id), False
+    if not first and application.repeated:
+        raise _Repeated
+    if application.patient_external_id != patient_external_id:
+        raise ValidationError({"patient.external_id": "This application belongs to another patient; "
+                                                      "an application's patient cannot change."})
+    event = ApplicationEvent(practice=practice, application=application, event_id=event_id, type=type,
+                             occurred_at=occurred_at)
+    if not insert_if_absent(event, unique_fields=("practice", "event_id")):
+        raise _Repeated  # recorded by a concurrent request (or, for a new application, before)
+    if not first:
+        application.patient_first_name = patient_first_name
+        application.patient_last_name = patient_last_name
+        application_event_apply(application, type=type, occurred_at=occurred_at)
+        application_patient_resolve(application=application,
+                                    linked_external_id=application.linked_external_id)
+        application.save(update_fields=[
+            "patient_first_name", "patient_last_name", "patient", "state", "state_at",
+            *(f"{t}_at" for t in EventType.values), "updated_at"])
+    if alerts.alert_timers_sync(application=application, event_type=type, new=first):
+        transaction.on_commit(alerts.alerts_kick, robust=True)
+    return event
+
+
+def application_event_apply(application: Application, *, type: str, occurred_at: datetime) -> None:
+    """Fold one more event into the derived fields; the same as deriving them from every event.
+
+    State = the type of the latest event by (occurred_at, id); <type>_at = its first occurrence.
+    The new event has the highest id of its application (it is inserted under the application's
+    lock), so it becomes the state when it is not older than the current state.
+    """
+    if occurred_at >= application.state_at:
+        application.state, application.state_at = type, occurred_at
+    first_at = application.first_at(type)
+    if first_at is None or occurred_at < first_at:
+        setattr(application, f"{type}_at", occurred_at)
 
 
 @transaction.atomic

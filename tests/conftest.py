@@ -122,9 +122,13 @@ class WorkerProcess:
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path):
     """Start a worker after the test's data exists: call the returned function to start it."""
+    from django.core.cache import cache
+
     from config.celery_app import app
+    from payments.alerts import KICK_KEY
 
     app.control.purge()
+    cache.delete(KICK_KEY)  # the alert run an earlier test asked for went with the purge
     workers = []
 
     def start(**kwargs):

@@ -49,3 +49,15 @@ def test_compose_ships_no_secret_of_its_own():
         env = _compose()["services"][name]["environment"]
         for variable in ("SECRET_KEY", "TWILIO_AUTH_TOKEN"):
             assert env[variable].startswith(f"${{{variable}:?"), (name, variable)
+
+
+def test_compose_healthchecks_use_healthz_the_worker_ping_and_the_beat_heartbeat():
+    services = _compose()["services"]
+    web = " ".join(services["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in web
+    worker = services["worker"]["healthcheck"]["test"][1]
+    assert shlex.split(worker)[:5] == ["celery", "-A", "config", "inspect", "ping"]
+    assert services["beat"]["healthcheck"]["test"][2:] == ["manage.py", "healthcheck", "beat"]
+    from django.core.management import get_commands
+
+    assert get_commands()["healthcheck"] == "practices"

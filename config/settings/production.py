@@ -87,6 +87,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Error reports (optional): no patient data leaves, see config/error_reports.py.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    from config.error_reports import error_report_options
+
+    sentry_sdk.init(**error_report_options(dsn=SENTRY_DSN,
+                                           environment=env_str("SENTRY_ENVIRONMENT", "production"),
+                                           release=env_str("SENTRY_RELEASE", "")))
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)

@@ -5,8 +5,10 @@ from datetime import datetime
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 
 from config.celery_app import app as celery_app
+from payments.alerts import KICK_KEY
 from practices.services import api_key_create
 
 _ids = itertools.count(1)
@@ -17,6 +19,8 @@ def eager_tasks():
     """Run Celery tasks in the calling process, so the outbox hands emails to locmem at once."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
+    # A run asked for by an earlier test's events (its task never ran) must not stand in for ours.
+    cache.delete(KICK_KEY)
     yield
     celery_app.conf.task_always_eager = previous
 

@@ -4,10 +4,12 @@ stopped for 30 seconds mid-drain. Every notification must reach the fake provide
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -21,7 +23,7 @@ from notifications import dispatch
 from notifications.models import Notification, Status
 from tests.conftest import ROOT, _test_database_url, wait_for
 
-from .drain import assert_exactly_once, schedule_texts
+from .drain import assert_exactly_once, daytime_zone, schedule_texts
 from .fake_providers import FakeTwilio
 
 pytestmark = pytest.mark.worker
@@ -190,3 +192,108 @@ def test_redis_stopped_30s_mid_drain_resumes_and_loses_nothing(world, celery_wor
     _assert_exactly_once(fake)
     assert during_outage < COUNT - seen_at_stop  # Redis really was in the way for a while
     assert outcomes.count(0) >= 2
+
+
+class OwnServices:
+    """A PostgreSQL and a Redis of this test's own (bin/services), so restarting PostgreSQL
+    disturbs no other test. Its database is reached through subprocesses and psycopg."""
+
+    def __init__(self):
+        # Not under pytest's tmp_path: the postgres user must be able to reach the directory.
+        self.dir = Path(tempfile.mkdtemp(prefix="bo-fault-"))
+        self.env = {}
+
+    def start(self):
+        out = subprocess.run(["bin/services", "start", str(self.dir)], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        self.env = dict(line.split("=", 1) for line in out.split())
+        return self
+
+    def pg(self, command):
+        subprocess.run(["bin/services", command, str(self.dir)], cwd=ROOT, check=True, timeout=60)
+
+    def stop(self):
+        subprocess.run(["bin/services", "stop", str(self.dir)], cwd=ROOT, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, sql):
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"].replace("postgres://", "postgresql://")) as conn:
+            return conn.execute(sql).fetchall()
+
+
+# Run against the test's own database, in its own process: a practice in a daytime zone and
+# COUNT texts due now, each naming its key.
+_SCHEDULE = f"""
+import django
+django.setup()
+from django.db import transaction
+from notifications.services import Recipient, notification_schedule
+from practices.models import Practice
+practice = Practice.objects.create(name="Lakeside Dental", slug="lakeside", time_zone=ZONE)
+with transaction.atomic():
+    for i in range({COUNT}):
+        notification_schedule(
+            practice=practice, recipient=Recipient(kind="patient", id=i), channel="sms",
+            address=f"+1555{{i:07d}}", kind="balance_dunning",
+            body=f"Lakeside Dental: balance notice fault-{{i}}", idempotency_key=f"fault-{{i}}")
+"""
+
+
+def test_postgresql_restarted_mid_drain_sends_each_exactly_once_and_the_worker_recovers(
+        fake, celery_worker):
+    own = OwnServices().start()
+    try:
+        env = {**os.environ, **_engine_env(fake), "DJANGO_SETTINGS_MODULE": "config.settings.test",
+               "DATABASE_URL": own.env["DATABASE_URL"], "REDIS_URL": own.env["REDIS_URL"],
+               "CELERY_BROKER_URL": own.env["REDIS_URL"], "CELERY_RESULT_BACKEND": own.env["REDIS_URL"],
+               # Connections kept between tasks, as production keeps them: the worker's must
+               # survive the restart.
+               "DATABASE_CONN_MAX_AGE": "60", "NOTIFICATIONS_RATE_SMS": "100"}
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=300)
+        # Due now, enqueued on commit to the worker's broker before it starts.
+        subprocess.run([sys.executable, "-c", f"ZONE = {daytime_zone()!r}\n{_SCHEDULE}"], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=300)
+        worker = celery_worker(env_overrides=env, concurrency=2)
+        stop = threading.Event()
+        outcomes = []
+
+        def beat():  # beat's task every 2 seconds: reclaims, and hands due rows to the worker
+            while not stop.is_set():
+                outcomes.append(subprocess.run(
+                    [sys.executable, "-c", "import django; django.setup(); "
+                     "from practices.due_work import due_work_run; due_work_run()"],
+                    cwd=ROOT, env=env, capture_output=True, timeout=120).returncode)
+                stop.wait(2)
+
+        wait_for(lambda: len(fake.messages) >= 300, timeout=90, message="the drain to start")
+        beat_thread = threading.Thread(target=beat, daemon=True)
+        beat_thread.start()
+        try:
+            own.pg("pg-stop")  # fast shutdown: every session is cut mid-statement
+            seen_at_stop = len(fake.messages)
+            time.sleep(5)
+            own.pg("pg-start")
+            wait_for(lambda: own.query("SELECT count(*) FROM notifications_notification "
+                                       "WHERE status = 'sent'")[0][0] == COUNT,
+                     timeout=240, interval=1, message="the drain to finish after the restart")
+        finally:
+            stop.set()
+            beat_thread.join(timeout=130)
+        assert seen_at_stop < COUNT, "the drain finished before the restart: nothing was tested"
+        by_key = Counter(m["body"].rsplit(" ", 1)[-1] for m in fake.messages)
+        assert len(by_key) == COUNT and max(by_key.values()) == 1
+        sids = {row[0] for row in own.query("SELECT provider_message_id FROM notifications_notification")}
+        assert sids == {m["sid"] for m in fake.messages}
+        assert 0 in outcomes
+        # The same worker process carries on after the restart: nothing was restarted but PostgreSQL.
+        assert worker.proc.poll() is None
+        log = worker.log()
+        assert "OperationalError" in log, "the worker never felt the restart: nothing was tested"
+        after = log[log.index("OperationalError"):]
+        assert "succeeded" in after, "the worker did no task after the restart"
+    finally:
+        own.stop()
