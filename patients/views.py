@@ -54,6 +54,8 @@ def patient_detail(request, patient_id):
         # What other apps add to the balance panel: settings.PATIENT_BALANCE_ACTIONS.
         "balance_actions": [import_string(path)(request, patient)
                             for path in settings.PATIENT_BALANCE_ACTIONS],
+        # Parts other apps add (payments): settings.PATIENT_PANELS, each `panel(request, patient)`.
+        "panels": [import_string(path)(request, patient) for path in settings.PATIENT_PANELS],
     })
 
 
