@@ -21,6 +21,7 @@ The send criteria:
    superseded by a statement. A $0 balance may be messaged; its link then refuses payment.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -166,9 +167,18 @@ def balance_total(guarantor: Patient) -> Decimal:
     return guarantor.balance.total if _has_balance(guarantor) else ZERO
 
 
+# Control characters other than a line break or a tab: nothing a phone or a mail reader shows.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def text_problems(*, channel: str, subject: str, body: str) -> dict[str, list[str]]:
-    """What is wrong with the text to send, by field (the template editor's checks)."""
+    """What is wrong with the text to send, by field (the template editor's checks, and no
+    control characters)."""
     found: dict[str, list[str]] = {}
+    for field, text in (("subject", subject), ("body", body)):
+        if _CONTROL.search(text):
+            found[field] = ["Remove the control characters (pasted from another program?): they do not "
+                            "show on a phone or in an email."]
     for problem in template_check(purpose=PURPOSE, channel=channel, subject=subject, body=body):
         found.setdefault(problem.field if problem.field in ("subject", "body") else "body",
                          []).append(problem.message)

@@ -60,15 +60,17 @@ def test_staff_send_an_on_demand_text_with_f2_and_find_it_in_the_history(browser
         page.get_by_role("link", name="Send balance notification").click()
         expect(page.get_by_role("heading", name="Send balance notification")).to_be_visible()
         expect(page.get_by_role("radio", name="Mia Reyes (patient): text to (312) 555-0177")).to_be_checked()
-        expect(page.get_by_test_id("od-preview")).to_contain_text("Hi Mia, here is the link to pay your balance")
+        preview = page.get_by_test_id("od-preview")
+        expect(preview).to_contain_text("Hi Mia, here is the link to pay your balance")
         expect(page.get_by_test_id("od-when")).to_have_text("It goes now.")
 
         # Another address for this send, then the text edited: the preview follows as it is typed.
         page.get_by_text("Modify the number for this send").click()
         page.get_by_label("Use another number or email for this send").fill("(312) 555-0199")
         body = page.get_by_label("Message")
-        body.fill("{{ practice.name }}: {{ patient.first_name }}, as promised on the phone: {{ quickpay_link }}")
-        expect(page.get_by_test_id("od-preview")).to_contain_text("Lakeside Dental: Mia, as promised on the phone:")
+        body.fill("{{ practice.name }}: {{ patient.first_name }}, as promised on the phone: "
+                  "{{ quickpay_link }}")
+        expect(preview).to_contain_text("Lakeside Dental: Mia, as promised on the phone:")
         expect(page.get_by_test_id("sms-facts")).to_contain_text("1 segment")
         send = page.get_by_role("button", name="Send now")
         expect(send).to_have_attribute("aria-keyshortcuts", "F2")

@@ -378,6 +378,9 @@ HUGE = [str(2**64), str(2**63), "9" * 5000]
     ("body", "{{ practice.name }} " + "x" * 1_000_000), ("address", "1" * 100_000),
     ("subject", "s" * 100_000),
     ("send_key", "../../etc"), ("body", "{{ practice.name }} \u202e {{ quickpay_link }}"),
+    ("body", "{{ practice.name }} \x1b[2J\x07 {{ quickpay_link }}"), ("address", "+1 312 555\x070199"),
+    ("address", "+1 312 555 0199 \x1b[0m"), ("address", "+99 1234"), ("address", "+1 312 555 0199 ext 9" * 3),
+    ("guarantor", "-1"), ("guarantor", "1e5"), ("template", " 12 "), ("send_to", "guarantor:voice"),
 ])
 def test_hostile_values_are_refused_by_field_never_a_server_error(staff, ana, field, value):
     data = _fields(staff, ana, **{field: value})
