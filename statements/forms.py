@@ -130,8 +130,9 @@ class OnDemandForm(forms.Form):
         state = data.copy() if data is not None else {"send_key": uuid4().hex}
         self.guarantor_obj = _pick(guarantors, state.get("guarantor"), lambda g: str(g.pk)) or guarantors[0]
         self.contacts = on_demand_contacts(patient=patient, guarantor=self.guarantor_obj)
+        # Unless chosen, the first who agreed to be contacted that way (else the first listed).
         self.contact = _pick(self.contacts, state.get("send_to"), lambda c: c.value) or next(
-            iter(self.contacts), None)
+            (c for c in self.contacts if c.consent), next(iter(self.contacts), None))
         self.channel = self.contact.channel if self.contact else "sms"
         self.templates = list(on_demand_templates(practice=practice, channel=self.channel))
         first = str(self.templates[0].pk) if self.templates else ""

@@ -75,7 +75,8 @@ class Contact:
     @property
     def label(self) -> str:
         how = "text to" if self.channel == "sms" else "email to"
-        return f"{self.person.full_name} ({self.role}): {how} {self.shown_address}"
+        label = f"{self.person.full_name} ({self.role}): {how} {self.shown_address}"
+        return label if self.consent else f"{label} (no consent to {_noun(self.channel)}s)"
 
 
 def on_demand_guarantors(*, practice, patient: Patient) -> list[Patient]:

@@ -119,6 +119,17 @@ def test_someone_without_a_mobile_number_or_email_is_not_listed(staff, ana, mia)
     assert [value for value, _ in choices] == ["guarantor:sms", "guarantor:email"]
 
 
+def test_the_form_starts_on_someone_who_agreed_to_be_contacted_and_says_who_did_not(staff, ana, mia):
+    Patient.objects.filter(pk=mia.pk).update(consent_sms=False)
+    mia.refresh_from_db()
+    page = staff.get(_form_url(mia))
+    form = page.context["form"]
+    assert form["send_to"].value() == "guarantor:sms"
+    assert dict(form.fields["send_to"].choices)["patient:sms"] == (
+        "Mia Reyes (patient): text to (312) 555-0177 (no consent to texts)")
+    assert page.context["check"].forecast.action != "refuse"  # it may wait for quiet hours to end
+
+
 def test_without_a_batched_statement_nothing_can_be_sent_and_the_reason_is_where_the_button_would_be(
         staff, office):
     ben = make_guarantor(office, "G-BEN", first_name="Ben", balance="80.00")
