@@ -12,7 +12,7 @@ planned messages) are never asked about.
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -155,6 +155,8 @@ def decisions_ahead(rows: list, *, now: datetime) -> list[tuple]:
                 f"SELECT recipient_id, sent_at FROM {_TABLE} WHERE practice_id = %s "  # noqa: S608
                 f"AND recipient_kind = %s AND {recipients} AND channel IN (%s, %s) AND sent_at >= %s",
                 [practice_id, kind, *args, *PHONE_CHANNELS, now - windows[practice_id]]):
+            if sent_at.tzinfo is None:  # SQLite gives a raw query's times as naive UTC
+                sent_at = sent_at.replace(tzinfo=UTC)
             history.setdefault((practice_id, kind, recipient_id), []).append(sent_at)
     decided = []
     for n in sorted(rows, key=lambda r: max(r.send_at, now)):

@@ -2,14 +2,21 @@
 preview, what a send writes (outbox row, QuickPay link, history, audit, no dunning change), the
 add-on, other practices, hostile input."""
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.dispatch import drain_inline
 from notifications.models import MessageTemplate, Notification, OptOut, Status
 from patients.models import Balance, Patient
 from payments.models import QuickPayLink
@@ -188,6 +195,38 @@ def test_a_text_goes_through_the_outbox_with_a_link_attributed_to_it_and_no_dunn
     history = staff.get(response.url).content.decode()
     assert 'data-testid="on-demand-history"' in history and f"/notifications/{n.pk}/" in history
     assert "Text to Mia Reyes queued. It goes now." in history
+
+
+def test_after_a_text_went_the_form_counts_it_toward_the_cap(staff, ana):
+    """The forecast reads the texts sent lately (the contact policy's cap window): on SQLite too,
+    whose raw queries give times without their zone."""
+    Patient.objects.filter(pk=ana.pk).update(time_zone=_awake_zone())
+    assert staff.post(_form_url(ana), _fields(staff, ana)).status_code == 302
+    drain_inline()
+    assert _sent().get().status == Status.SENT
+    page = staff.get(_form_url(ana))
+    assert page.status_code == 200 and page.context["check"].forecast.action == "send"
+    with override_settings(NOTIFICATIONS_FREQUENCY_CAP=1):
+        capped = staff.get(_form_url(ana)).context["check"].forecast
+    assert (capped.action, "cap 1" in capped.text) == ("refuse", True)
+
+
+def test_the_embedded_default_on_sqlite_shows_and_sends_the_same_way(tmp_path):
+    """The form, a send and its history, run again in the embedded default's settings (SQLite)."""
+    if connection.vendor == "sqlite":
+        pytest.skip("this is the run on SQLite")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path)}
+    here = Path(__file__).resolve()
+    chosen = ["test_the_form_lists_the_guarantor_and_each_person_with_the_address_used",
+              "test_a_text_goes_through_the_outbox_with_a_link_attributed_to_it_and_no_dunning_change",
+              "test_after_a_text_went_the_form_counts_it_toward_the_cap",
+              "test_quiet_hours_still_apply_and_the_form_says_when_it_will_wait"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-W", "ignore",
+         *(f"{here}::{name}" for name in chosen)],
+        cwd=here.parents[2], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"{len(chosen)} passed" in result.stdout
 
 
 def test_the_same_form_sent_twice_sends_once(staff, ana):
