@@ -352,6 +352,18 @@ def _selector_timing(practice, since) -> None:
         list(selectors.notification_page(qs).rows)
         times.append((time.perf_counter() - t) * 1000)
     print(f"  selector alone, recipient search page: median {statistics.median(times[1:]):.1f} ms")
+    # A guarantor's account reads one recipient's latest rows: by the recipient index, at this size.
+    kind, recipient_id = selectors.notification_list(
+        practice=practice, view="history", filters=filters()).values_list("recipient_kind", "recipient_id")[0]
+    rows = selectors.notifications_for_recipient(practice=practice, kind=kind, recipient_id=recipient_id)
+    times = []
+    for _ in range(6):
+        t = time.perf_counter()
+        list(rows.all())
+        times.append((time.perf_counter() - t) * 1000)
+    plan = rows.explain()
+    used = "notif_recipient_idx" if "notif_recipient_idx" in plan else "NOT notif_recipient_idx"
+    print(f"  selector alone, one recipient's history: median {statistics.median(times[1:]):.1f} ms ({used})")
 
 
 if __name__ == "__main__":

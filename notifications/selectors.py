@@ -217,6 +217,8 @@ def notifications_for_recipient(*, practice, kind: str, recipient_id: int, limit
     return (Notification.objects.filter(practice=practice, recipient_kind=kind,
                                          recipient_id=recipient_id)
             .only(*LIST_FIELDS).order_by("-created_at", "-pk")[:limit])
+
+
 def messaging_settings_get(*, practice):
     """The practice's messaging settings, or unsaved defaults."""
     from .models import MessagingSettings
