@@ -18,19 +18,31 @@ def insert_if_absent(instance, *, unique_fields: tuple[str, ...]) -> bool:
     Fields are prepared as `save()` prepares them (auto_now, defaults, database types).
     """
     meta = instance._meta
-    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    columns, values = insert_values(instance)
     quote = connection.ops.quote_name
     conflict = ", ".join(quote(meta.get_field(name).column) for name in unique_fields)
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) DO NOTHING "
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+           f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT ({conflict}) DO NOTHING "
            f"RETURNING {quote(meta.pk.column)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return False
-    instance.pk = row[0]
+    mark_saved(instance, row[0])
+    return True
+
+
+def insert_values(instance) -> tuple[list[str], list]:
+    """The columns an INSERT of the unsaved `instance` writes (all but the primary key) and
+    their values, prepared as `save()` prepares them (auto_now, defaults, database types)."""
+    fields = [f for f in instance._meta.local_concrete_fields if not f.primary_key]
+    return ([f.column for f in fields],
+            [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields])
+
+
+def mark_saved(instance, pk) -> None:
+    """The instance now stands for the row `pk` that a statement of ours inserted."""
+    instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
-    return True

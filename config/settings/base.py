@@ -159,6 +159,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless it
+# may reuse it: a new PostgreSQL session per task (its process, its caches, the triggers'
+# plans) cost more than the task. Tasks keep connections as requests do (config/celery_app.py);
+# the fixup still closes them after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     # Timers (14-day and 48-hour alerts, dunning steps), queued sends and lease reclaims: the
     # same work as `manage.py send_due`, once a minute.
@@ -217,6 +222,11 @@ LOGGING = {
                 "stripe": {"level": "WARNING"},
                 "axes.apps": {"level": "WARNING"}},  # a banner at every start
 }
+
+# How long a process may answer API calls with a key it looked up, without looking again: a
+# key revoked in another process is refused after at most this many seconds (at once in the
+# process that revoked it). 0: every call looks its key up.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5, minimum=0)
 
 # Delivery engine (notifications/dispatch/ explains the leases and the reclaim rule).
 NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)
