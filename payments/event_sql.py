@@ -1,17 +1,21 @@
 """PostgreSQL statements for recording application events, where the ORM costs the API more
 CPU than the statements cost the database (payments.services keeps the generic path).
 
-Both run on Django's cursor, in the caller's transaction.
+Both run in the caller's transaction, prepared (config.sql.run): a provider replaying a day
+of events calls them hundreds of times a second, and planning them cost PostgreSQL more than
+running them.
 """
 
 # ruff: noqa: S608 - statements built from table and column names, values are parameters
 
 import enum
+import re
 from functools import cache
 
 from django.db import connection
 
 from config.rows import insert_values, mark_saved
+from config.sql import run
 from patients.models import Patient
 
 from . import alerts
@@ -34,11 +38,10 @@ def application_locked(*, practice_id: int, external_id: str, event_id: str) -> 
     """The application, its row locked, with `repeated` (was `event_id` recorded before) and
     `linked_external_id` (the PMS id of its patient): one statement."""
     sql, names = _locked_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [practice_id, event_id, practice_id, external_id])
-        row = cursor.fetchone()
-    if row is None:
+    rows = run(sql, [practice_id, event_id, practice_id, external_id], prepare=True)
+    if not rows:
         return None
+    row = rows[0]
     application = Application.from_db(connection.alias, names, row[:len(names)])
     application.repeated, application.linked_external_id = row[len(names):]
     return application
@@ -58,10 +61,14 @@ _COMPUTED = {Patient: {"guarantor_id": "s.id"}, Application: {"patient_id": "p.i
 
 
 def _columns(model) -> tuple[str, str]:
-    """An INSERT's column list for `model` and its SELECT list: parameters, or computed."""
-    columns = [f.column for f in model._meta.local_concrete_fields if not f.primary_key]
+    """An INSERT's column list for `model` and its SELECT list: parameters named with their
+    column's type (without a length: a value too long for its column is refused, not cut), or
+    computed."""
+    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
     computed = _COMPUTED[model]
-    return ", ".join(columns), ", ".join(computed.get(c, "%s") for c in columns)
+    return (", ".join(f.column for f in fields),
+            ", ".join(computed.get(f.column) or f"%s::{re.sub(r'\(\d+\)$', '', f.db_type(connection))}"
+                      for f in fields))
 
 
 @cache
@@ -69,7 +76,7 @@ def _first_event_sql(timer_count: int) -> str:
     patient, application = _columns(Patient), _columns(Application)
     event, timer = _columns(ApplicationEvent), _columns(AlertTimer)
     parts = [
-        f"WITH pf AS (SELECT id FROM {_PATIENTS} WHERE practice_id = %s AND external_id = %s)",
+        f"WITH pf AS (SELECT id FROM {_PATIENTS} WHERE practice_id = %s AND external_id = %s::varchar)",
         f"pn AS (INSERT INTO {_PATIENTS} (id, {patient[0]}) SELECT s.id, {patient[1]} "
         f"FROM (SELECT nextval(pg_get_serial_sequence('{_PATIENTS}', 'id')) AS id "
         "WHERE NOT EXISTS (SELECT 1 FROM pf)) s "
@@ -110,9 +117,8 @@ def first_event_insert(application: Application, event: ApplicationEvent) -> Wri
               *_values(application), *_values(event)]
     for timer in timers:
         params += _values(timer)
-    with connection.cursor() as cursor:
-        cursor.execute(_first_event_sql(len(timers)), params)
-        patient_id, created_patient_id, application_id, event_id, *timer_ids = cursor.fetchone()
+    [(patient_id, created_patient_id, application_id, event_id, *timer_ids)] = run(
+        _first_event_sql(len(timers)), params, prepare=True)
     if patient_id is None:
         return Written.PATIENT_TAKEN
     if application_id is None:
