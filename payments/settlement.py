@@ -6,7 +6,8 @@ succeeds, in one transaction:
 1. is locked and moves to succeeded (once: a second report of the same success changes nothing);
 2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
    overwrites it at its next import), the oldest aging first, and remembers what it took;
-3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
+3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance), and
+   ends the guarantor's payment request campaign `paid` (its reminders will not send);
 4. queues a receipt email to the payer through the outbox;
 5. takes the practice's next change number, last, so the row lock that orders the numbers is
    held only for that statement and the commit (see Payment.change_seq and the payments API).
@@ -29,6 +30,7 @@ from notifications.services import Recipient, notification_schedule
 from patients.models import ZERO, Balance
 from patients.services import balances_changed_notify
 
+from .bulk_requests.campaigns import payment_request_campaigns_paid
 from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -143,6 +145,8 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     payment.balance_effect = _balance_take(payment, amount)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
+    payment_request_campaigns_paid(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
+                                   detail=f"payment {payment.pk} received")
     _receipt_queue(payment)
     payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
                                 "charge_id", "payer_email", "balance_effect", "updated_at"])
