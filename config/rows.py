@@ -9,6 +9,8 @@ RETURNING id` says in one statement whether this call created the row; PostgreSQ
 
 from django.db import connection
 
+from config.sql import run
+
 
 def insert_if_absent(instance, *, unique_fields: tuple[str, ...]) -> bool:
     """INSERT the unsaved `instance` unless a row with its `unique_fields` exists.
@@ -35,12 +37,10 @@ def _insert(instance, conflict_clause: str) -> bool:
     sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
            f"VALUES ({', '.join(['%s'] * len(columns))}){conflict_clause} "
            f"RETURNING {quote(meta.pk.column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
+    rows = run(sql, values, prepare=True)  # one text per table and clause: planned once
+    if not rows:
         return False
-    mark_saved(instance, row[0])
+    mark_saved(instance, rows[0][0])
     return True
 
 

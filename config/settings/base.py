@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from config.env import env_float, env_int, env_str
+from config.env import env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -227,6 +227,13 @@ LOGGING = {
                 "stripe": {"level": "WARNING"},
                 "axes.apps": {"level": "WARNING"}},  # a banner at every start
 }
+
+# PostgreSQL connection options of the profiles that use it. The statements our hot paths ask
+# to prepare (config.sql.run) are planned once per connection; no others are: Django's own
+# queries bind their values on the client and are never prepared. DATABASE_PREPARED_STATEMENTS=0
+# behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode, before 1.21).
+POSTGRES_OPTIONS = {
+    "prepare_threshold": 1_000_000 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None}
 
 # How long a process may answer API calls with a key it looked up, without looking again: a
 # key revoked in another process is refused after at most this many seconds (at once in the
