@@ -1,32 +1,14 @@
 """SQL runners: how the delivery engine runs its own statements, and fragments they share.
 
-On PostgreSQL the hot statements (claim, take, record, events) go through a psycopg cursor with
-server-side parameter binding: an array of 500 ids travels as one binary parameter instead of
-being quoted into the statement text by the client, which cost the worker more CPU than the
-statement cost the server. The statements run on Django's connection, so they join the caller's
-transaction (transaction.atomic) like any ORM query. Elsewhere (SQLite) Django's cursor runs them.
+The hot statements (claim, take, record, events) run through config.sql.run: on PostgreSQL with
+server-side parameter binding, so that an array of 500 ids travels as one binary parameter.
 """
-
-from datetime import datetime
 
 from django.db import connection
 
+from config.sql import run
 
-def run(sql: str, params: list) -> list[tuple]:
-    """Execute one statement on the default database; return its rows (none for a plain write)."""
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=False)
-            return cursor.fetchall() if cursor.description else []
-    # Datetimes stored the way the ORM stores them, so ORM filters match what these wrote.
-    params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p
-              for p in params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+__all__ = ["among", "run", "status_among"]
 
 
 def among(column: str, values, *, array_type: str = "bigint") -> tuple[str, list]:

@@ -21,13 +21,14 @@ alert to at most one per application, alert and member.
 
 import contextlib
 import logging
+import time as clock
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -74,6 +75,31 @@ ALERT_EVENT = {
 }
 
 
+def _delayed_timers(application: Application):
+    """(alert, due at, status) of each delayed alert whose starting event has occurred."""
+    for alert, (trigger, delay, cancellers) in TIMER_RULES.items():
+        started = application.first_at(trigger)
+        if started is None:
+            continue
+        due_at = started + delay
+        cancelled = any(application.first_at(c) is not None and application.first_at(c) < due_at
+                        for c in cancellers)
+        yield alert, due_at, AlertTimer.Status.CANCELLED if cancelled else AlertTimer.Status.PENDING
+
+
+def alert_timers_first(*, application: Application, event_type: str) -> list[AlertTimer]:
+    """The timers (unsaved) of an application its first event created: what alert_timers_sync
+    gives it. An event of an immediate alert's type makes that alert due now."""
+    timers = [AlertTimer(practice_id=application.practice_id, application=application, alert=alert,
+                         due_at=due_at, status=status)
+              for alert, due_at, status in _delayed_timers(application)]
+    if event_type in IMMEDIATE_ALERTS:
+        timers.append(AlertTimer(practice_id=application.practice_id, application=application,
+                                 alert=IMMEDIATE_ALERTS[event_type], due_at=timezone.now(),
+                                 status=AlertTimer.Status.PENDING))
+    return timers
+
+
 def alert_timers_sync(*, application: Application, event_type: str, new: bool = False) -> bool:
     """Bring the application's timers in line with its events (the application is locked).
 
@@ -83,16 +109,11 @@ def alert_timers_sync(*, application: Application, event_type: str, new: bool = 
     alert due now. `new`: the application was created by this event, so it has no timers yet.
     Returns True when an alert became due now: the caller asks for a run (`alerts_kick`).
     """
-    timers = {} if new else {
-        t.alert: t for t in AlertTimer.objects.select_for_update().filter(application=application)}
-    for alert, (trigger, delay, cancellers) in TIMER_RULES.items():
-        started = application.first_at(trigger)
-        if started is None:
-            continue
-        due_at = started + delay
-        cancelled = any(application.first_at(c) is not None and application.first_at(c) < due_at
-                        for c in cancellers)
-        status = AlertTimer.Status.CANCELLED if cancelled else AlertTimer.Status.PENDING
+    if new:
+        AlertTimer.objects.bulk_create(alert_timers_first(application=application, event_type=event_type))
+        return event_type in IMMEDIATE_ALERTS
+    timers = {t.alert: t for t in AlertTimer.objects.select_for_update().filter(application=application)}
+    for alert, due_at, status in _delayed_timers(application):
         timer = timers.get(alert)
         if timer is None:
             AlertTimer.objects.create(practice_id=application.practice_id, application=application,
@@ -113,18 +134,23 @@ def alert_timers_sync(*, application: Application, event_type: str, new: bool = 
     return True
 
 
-# A run asked for and not started yet: later events need not ask again. It expires, so a run
-# that was lost (a broker that dropped it) holds nothing up for long; the minute's run catches up.
+# A run asked for or running: later events need not ask again. It expires, so a run that was
+# lost (a broker that dropped it, a worker killed) holds nothing up for long; the minute's run
+# catches up.
 KICK_KEY = "payments:alert-run-asked"
 KICK_SECONDS = 10
+# While a burst lasts, a pass that found less than a chunk's work waits this long before the
+# next: each pass then takes the events of a fifth of a second instead of the few committed
+# during the pass before, and a pass costs about a dozen statements and a delivery task
+# whatever its size.
+RUN_GATHER_SECONDS = 0.2
 
 
 def alerts_kick() -> None:
     """After an event that made an alert due is committed: have a worker fire it now.
 
-    One run fires whatever is due, so while one is asked for and not started, further events
-    ask for nothing; the run clears the mark before it looks for due timers, so an event
-    committed after that asks again. Never raises: the event is recorded either way, and the
+    While a run is asked for or running (the mark), further events ask for nothing: that run
+    fires them (see alerts_due_fire). Never raises: the event is recorded either way, and the
     minute's run fires what a lost request leaves.
     """
     from .tasks import alerts_fire_due
@@ -147,29 +173,42 @@ def alerts_kick() -> None:
 def alerts_due_fire() -> dict:
     """The run `alerts_kick` asks for: fire every due timer, pass after pass while there is work.
 
-    Each pass clears the mark first, so an event committed before it is fired by it; while
-    passes find work the mark is set again, so events committed meanwhile ask for no run of
-    their own and the next pass fires them together: a burst is fired in chunks, not a run per
-    event. A run that finds the mark already set again leaves the rest to the run that set it.
-    An application whose alerts fail is left to the minute's run.
+    The run keeps the mark while its passes find work, so events committed meanwhile ask for
+    no run of their own and its next pass fires them together: one run fires a burst, each
+    pass taking what was committed since the one before, a pass that found less than a chunk
+    first waiting RUN_GATHER_SECONDS (runs side by side would only wait for each other's locks,
+    in smaller passes). When a pass finds nothing, the run clears the
+    mark and looks once more, as an event committed before the clear asked for nothing: if
+    that pass finds work the run takes the mark again and goes on, unless an event committed
+    since asked for a new run, which takes over. An application whose alerts fail is left to
+    the minute's run.
     """
     total = {"timers_fired": 0, "timers_failed": 0}
     failed: set[int] = set()
+    holding = True  # the mark that asked for this run
     while True:
-        try:
-            cache.delete(KICK_KEY)
-        except Exception as exc:
-            logger.warning("alert run mark not cleared (%r); it expires by itself", exc)
         done = _timers_fire(now=timezone.now(), skip=failed)
         total["timers_fired"] += done["timers_fired"]
         total["timers_failed"] += done["timers_failed"]
-        if not done["timers_fired"]:
-            return total
         try:
-            if not cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+            if done["timers_fired"]:
+                if holding:
+                    cache.set(KICK_KEY, 1, timeout=KICK_SECONDS)  # kept while the burst lasts
+                elif cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+                    holding = True
+                else:
+                    return total  # a new run was asked for: it fires the rest
+                if done["timers_fired"] < TIMER_CHUNK:
+                    clock.sleep(RUN_GATHER_SECONDS)
+                continue
+            if not holding:
                 return total
-        except Exception:
-            return total  # without the mark, events ask for runs of their own
+            cache.delete(KICK_KEY)
+            holding = False
+        except Exception as exc:
+            # Without the cache, events ask for runs of their own: this one need not go on.
+            logger.warning("alert run mark not kept (%r); it expires by itself", exc)
+            return total
 
 
 def alert_timers_fire(*, now: datetime | None = None) -> dict:
@@ -284,17 +323,37 @@ def alerts_raise(*, raised: list[tuple[Application, str]], now: datetime) -> int
         already = {user_id for user_id, _ in before}
         fresh = [(m, mode) for m, mode in alert_recipients(team=teams[application.practice_id], alert=alert,
                                                            at=alert_at) if m.user_id not in already]
-        deliveries += [AlertDelivery(practice_id=application.practice_id, application=application,
-                                     alert=alert, user=m.user, mode=mode, alert_at=alert_at)
+        deliveries += [(application.practice_id, application.pk, alert, m.user_id, mode, alert_at)
                        for m, mode in fresh]
         instant = [m.user for m, mode in fresh if mode == AlertDelivery.Mode.INSTANT]
         if instant:
             emails[application.practice].extend(_alert_emails(application=application, alert=alert,
                                                               users=instant))
-    AlertDelivery.objects.bulk_create(deliveries)
+    _deliveries_insert(deliveries)
     for practice, practice_emails in emails.items():
         alert_emails_queue(practice=practice, emails=practice_emails)
     return len(deliveries)
+
+
+_DELIVERY_COLUMNS = ("practice_id", "application_id", "alert", "user_id", "mode", "alert_at")
+
+
+def _deliveries_insert(rows: list[tuple]) -> None:
+    """Insert AlertDelivery rows given as tuples in _DELIVERY_COLUMNS order, in one statement.
+    On PostgreSQL the columns travel as six array parameters: a model instance per row and the
+    ORM's preparation of each value cost a run more than the rest of its work."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        AlertDelivery.objects.bulk_create(
+            [AlertDelivery(**dict(zip(_DELIVERY_COLUMNS, row, strict=True))) for row in rows])
+        return
+    from notifications.sql import run
+
+    run(f"INSERT INTO {AlertDelivery._meta.db_table} ({', '.join(_DELIVERY_COLUMNS)}, created_at) "  # noqa: S608
+        "SELECT u.*, %s FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[], "
+        "%s::varchar[], %s::timestamptz[]) AS u",
+        [timezone.now(), *(list(column) for column in zip(*rows, strict=True))])
 
 
 def application_link(application: Application) -> str:
@@ -310,13 +369,17 @@ def application_link(application: Application) -> str:
 def _alert_context(application: Application, alert: str) -> dict:
     practice = application.practice
     when = application.first_at(ALERT_EVENT[alert])
-    return {
+    context = {
         "practice": practice, "application": application, "alert": alert,
         "alert_label": Alert(alert).label, "patient_short_name": application.patient_short_name,
         "patient_name": f"{application.patient_first_name} {application.patient_last_name}".strip(),
         "when": timezone.localtime(when, practice.tz) if when else None,
         "link": application_link(application),
     }
+    # What happened, in one sentence, rendered once: an email's text and HTML bodies and a
+    # digest's lines all say it (the HTML templates escape it).
+    context["what"] = render_plain_text("emails/_application-alert-what.txt", context)
+    return context
 
 
 def _alert_emails(*, application: Application, alert: str, users: list) -> list["AlertEmail"]:

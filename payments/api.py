@@ -35,8 +35,13 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"
                  AfterValidator(_storable)]
 
 
+# The patient record keeps the PMS id in a shorter column than the application's own ids.
+PatientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"),
+                      AfterValidator(_storable)]
+
+
 class PatientIn(Schema):
-    external_id: Text = Field(description="The patient's id in the practice-management system.")
+    external_id: PatientId = Field(description="The patient's id in the practice-management system.")
     first_name: Text
     last_name: Text
 

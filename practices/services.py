@@ -231,20 +231,38 @@ def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
         api_key.save(update_fields=["revoked_at"])
         audit_record(practice=api_key.practice, actor=actor, action="api_key.revoked",
                      target=api_key.prefix)
+    for digest, (_, known) in list(_recent_keys.items()):
+        if known.pk == api_key.pk:
+            _recent_keys.pop(digest, None)
     return api_key
+
+
+# Active keys this process found lately, by the digest of their secret, with when they were
+# looked up: a provider's burst of calls need not look its key up before each. A revoked key is
+# refused at once by the process that revoked it, and by every other process once its entry
+# is older than settings.API_KEY_CACHE_SECONDS. Only keys that exist are kept.
+_recent_keys: dict[str, tuple] = {}
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey | None:
     """The active key for a presented secret, or None. Records when it was last used."""
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 200:
         return None
-    key = (ApiKey.objects.select_related("practice")
-           .filter(key_hash=token_digest(secret), revoked_at__isnull=True).first())
-    if key is None:
-        return None
+    digest = token_digest(secret)
     now = timezone.now()
+    recent = _recent_keys.get(digest)
+    if recent is not None and (now - recent[0]).total_seconds() < settings.API_KEY_CACHE_SECONDS:
+        key = recent[1]
+    else:
+        key = (ApiKey.objects.select_related("practice")
+               .filter(key_hash=digest, revoked_at__isnull=True).first())
+        if key is None:
+            _recent_keys.pop(digest, None)
+            return None
+        _recent_keys[digest] = (now, key)
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
     return key
 
 

@@ -151,6 +151,37 @@ def wait_for(predicate, timeout=20.0, interval=0.1, message="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+@pytest.fixture(scope="session")
+def _embedded_migrated(tmp_path_factory) -> Path:
+    """A var/ directory of the embedded profile with its SQLite database migrated, made once."""
+    var = tmp_path_factory.mktemp("embedded-var")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(var)})
+    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)
+    return var
+
+
+@pytest.fixture
+def embedded_manage(_embedded_migrated, tmp_path):
+    """Run manage.py with the embedded profile (SQLite) on a fresh copy of a migrated database:
+    embedded_manage("shell", "-c", script) -> its output."""
+    import shutil
+
+    var = tmp_path / "var"
+    shutil.copytree(_embedded_migrated, var)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(var)})
+
+    def manage(*args):
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    return manage
+
+
 # Browser tests: one headless Chromium (Debian's package) per session, a fresh context per test.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",

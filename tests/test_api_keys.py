@@ -41,6 +41,37 @@ def test_missing_unknown_and_revoked_keys_answer_401_json(client, world):
     assert _get(client, secret).status_code == 401
 
 
+def test_a_burst_of_calls_looks_its_key_up_once(client, world, django_assert_num_queries):
+    _key, secret = api_key_create(practice=world.practice_a)
+    with django_assert_num_queries(2):  # the key, and its last use recorded
+        assert _get(client, secret).status_code == 200
+    with django_assert_num_queries(0):
+        for _ in range(5):
+            assert _get(client, secret).json()["slug"] == "lakeside"
+
+
+def test_a_key_revoked_by_another_process_is_refused_within_the_cache_time(client, world, time_machine,
+                                                                           settings):
+    settings.API_KEY_CACHE_SECONDS = 5
+    time_machine.move_to("2027-03-01T15:00:00+00:00", tick=False)
+    key, secret = api_key_create(practice=world.practice_a)
+    assert _get(client, secret).status_code == 200
+    # Revoked as another web process would: this process still holds the key it looked up.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at="2027-03-01T15:00:01+00:00")
+    time_machine.move_to("2027-03-01T15:00:04+00:00", tick=False)
+    assert _get(client, secret).status_code == 200
+    time_machine.move_to("2027-03-01T15:00:05+00:00", tick=False)
+    assert _get(client, secret).status_code == 401
+
+
+def test_without_a_cache_time_every_call_looks_its_key_up(client, world, settings):
+    settings.API_KEY_CACHE_SECONDS = 0
+    key, secret = api_key_create(practice=world.practice_a)
+    assert _get(client, secret).status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at="2027-03-01T15:00:01+00:00")
+    assert _get(client, secret).status_code == 401
+
+
 def test_admin_creates_a_key_sees_it_once_and_revokes_it(client_of, world):
     client = client_of(world.admin_ab, office="lakeside")
     created = client.post(reverse("api_keys"), {"label": "Dentrix sync"}, follow=True)

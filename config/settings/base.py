@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from config.env import env_float, env_int, env_str
+from config.env import env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -159,6 +159,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless it
+# may reuse it: a new PostgreSQL session per task (its process, its caches, the triggers'
+# plans) cost more than the task. Tasks keep connections as requests do (config/celery_app.py);
+# the fixup still closes them after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     # Timers (14-day and 48-hour alerts, dunning steps), queued sends and lease reclaims: the
     # same work as `manage.py send_due`, once a minute.
@@ -227,6 +232,18 @@ LOGGING = {
                 "stripe": {"level": "WARNING"},
                 "axes.apps": {"level": "WARNING"}},  # a banner at every start
 }
+
+# PostgreSQL connection options of the profiles that use it. The statements our hot paths ask
+# to prepare (config.sql.run) are planned once per connection; no others are: Django's own
+# queries bind their values on the client and are never prepared. DATABASE_PREPARED_STATEMENTS=0
+# behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode, before 1.21).
+POSTGRES_OPTIONS = {
+    "prepare_threshold": 1_000_000 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None}
+
+# How long a process may answer API calls with a key it looked up, without looking again: a
+# key revoked in another process is refused after at most this many seconds (at once in the
+# process that revoked it). 0: every call looks its key up.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5, minimum=0)
 
 # Delivery engine (notifications/dispatch/ explains the leases and the reclaim rule).
 NOTIFICATIONS_CLAIM_CHUNK = env_int("NOTIFICATIONS_CLAIM_CHUNK", 500, minimum=1)

@@ -20,6 +20,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), **POSTGRES_OPTIONS}  # noqa: F405
 
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", schemes=("redis", "rediss"))
 CACHES = {

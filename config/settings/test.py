@@ -14,6 +14,7 @@ DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql"))
 # DATABASE_CONN_MAX_AGE: the benchmarks keep connections like production does.
 DATABASES = {"default": dj_database_url.parse(
     DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0), conn_health_checks=True)}
+DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), **POSTGRES_OPTIONS}  # noqa: F405
 REDIS_URL = env_url("REDIS_URL", schemes=("redis",))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

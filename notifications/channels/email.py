@@ -5,7 +5,7 @@ import smtplib
 from anymail.exceptions import AnymailError, AnymailRecipientsRefused, AnymailRequestsAPIError
 from django.conf import settings
 from django.core import mail
-from django.core.mail import EmailMultiAlternatives, make_msgid
+from django.core.mail import DNS_NAME, EmailMultiAlternatives, make_msgid
 
 from .base import ChannelBackend, FateUnknown, PermanentError, TemporaryError
 
@@ -51,7 +51,8 @@ class EmailChannel(ChannelBackend):
     def send(self, notification, sender: str) -> str:
         if self.connection is None:
             self.open()
-        message_id = make_msgid(idstring=f"n{notification.pk}")
+        # The host name Django looked up once: without a domain, every id asks the resolver.
+        message_id = make_msgid(idstring=f"n{notification.pk}", domain=DNS_NAME)
         headers = {"Message-ID": message_id}
         if notification.recipient_kind == "patient":
             # One-click unsubscribe (RFC 8058) on patient messages only; staff alerts have

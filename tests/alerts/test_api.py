@@ -74,6 +74,10 @@ def _body(**changes):
     (_body(patient={"external_id": "pms-1", "first_name": "Ann"}), "last_name"),
     (_body(patient={"external_id": "p\x00", "first_name": "Ann", "last_name": "Lee"}), "external_id"),
     (_body(event_id="x" * 101), "event_id"),
+    # The patient record keeps at most 64 characters of the PMS id: longer was a database error.
+    (_body(patient={"external_id": "p" * 65, "first_name": "Ann", "last_name": "Lee"}), "external_id"),
+    (_body(patient={"external_id": "\u202e" + "1" * 99, "first_name": "Ann", "last_name": "Lee"}),
+     "external_id"),
 ])
 def test_bad_events_answer_422_with_the_field(post_event, body, field):
     response = post_event(None, at=T0, raw=body)

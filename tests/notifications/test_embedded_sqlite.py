@@ -2,12 +2,6 @@
 recipient search, send_due and the due-list sweep work there too. Run in a process of its own
 with the embedded profile, on a fresh database."""
 
-import os
-import subprocess
-import sys
-
-from tests.conftest import ROOT
-
 SCRIPT = r'''
 from collections import Counter
 from datetime import timedelta
@@ -75,15 +69,5 @@ print("embedded ok")
 '''
 
 
-def test_counts_search_send_due_and_sweep_on_the_embedded_sqlite_database(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.embedded", "VAR_DIR": str(tmp_path)})
-
-    def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    manage("migrate", "--verbosity", "0")
-    assert "embedded ok" in manage("shell", "--verbosity", "0", "-c", SCRIPT)
+def test_counts_search_send_due_and_sweep_on_the_embedded_sqlite_database(embedded_manage):
+    assert "embedded ok" in embedded_manage("shell", "--verbosity", "0", "-c", SCRIPT)
