@@ -44,7 +44,9 @@ AGING_OLDEST_FIRST = ["aging_over_120", "aging_91_120", "aging_61_90", "aging_31
 
 
 def _locked(**lookup) -> Payment | None:
-    return (Payment.objects.select_for_update().select_related("practice", "guarantor")
+    # The payment's row alone: FOR UPDATE over the join would lock the practice's row too, and
+    # every payment of the office would wait for the one before it to commit.
+    return (Payment.objects.select_for_update(of=("self",)).select_related("practice", "guarantor")
             .filter(**lookup).first())
 
 
