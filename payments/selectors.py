@@ -207,7 +207,7 @@ def payments_since(*, practice: Practice, since: int, limit: int) -> list[Paymen
     """Payments whose last change the PMS must post came after change number `since`, in order.
 
     Change numbers of a practice become visible in the order they were given (see
-    settlement._change_seq_take), so nothing can appear later behind a cursor already handed out.
+    settlement_rows._numbered_sql), so nothing can appear later behind a cursor already handed out.
     """
     return list(Payment.objects.filter(practice=practice, change_seq__gt=since)
                 .select_related("guarantor", "link").order_by("change_seq")[:limit])

@@ -9,8 +9,9 @@ succeeds, in one transaction:
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance), and
    ends the guarantor's payment request campaign `paid` (its reminders will not send);
 4. queues a receipt email to the payer through the outbox;
-5. takes the practice's next change number, last, so the row lock that orders the numbers is
-   held only for that statement and the commit (see Payment.change_seq and the payments API).
+5. is written with the practice's next change number, last, in one statement, so the row lock
+   that orders the numbers is held only for that statement and the commit (see
+   Payment.change_seq and the payments API).
 
 A refund puts back what the payment took, in proportion to what was refunded, and calls the
 hooks with source "refund". Locks are always taken in the order payment, balance, settings.
@@ -21,17 +22,18 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 
 from config.plain_text import render_plain_text
-from notifications.services import Recipient, notification_schedule
-from patients.models import ZERO, Balance
+from notifications.services import Outgoing, notifications_schedule_many
+from patients.models import ZERO
 from patients.services import balances_changed_notify
 
 from .bulk_requests.campaigns import payment_request_campaigns_paid
-from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
+from .models import PAID_STATUSES, Gateway, Payment, PaymentStatus
+from .settlement_rows import balance_locked, balance_write, payment_locked, payment_write_numbered
 
 logger = logging.getLogger(__name__)
 
@@ -44,56 +46,32 @@ AGING_OLDEST_FIRST = ["aging_over_120", "aging_91_120", "aging_61_90", "aging_31
 
 
 def _locked(**lookup) -> Payment | None:
-    return (Payment.objects.select_for_update().select_related("practice", "guarantor")
-            .filter(**lookup).first())
+    # The payment's row alone: FOR UPDATE over the join would lock the practice's row too, and
+    # every payment of the office would wait for the one before it to commit.
+    (column, value), = lookup.items()
+    return payment_locked(column=column, value=value)
 
 
 def _cents(value) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(CENTS)
 
 
-def _change_seq_give(payment: Payment) -> None:
-    """Give the payment the practice's next change number, as the transaction's last write.
-
-    The UPDATE of the practice's settings row locks it until commit, so numbers become visible
-    in the order they were given: a reader that has seen number n has seen every number below
-    it. On PostgreSQL one statement takes the number and writes it on the payment, so the lock
-    is held for that statement and the commit only.
-    """
-    settings_table, payment_table = PaymentSettings._meta.db_table, Payment._meta.db_table
-    bump = (f"UPDATE {settings_table} SET payments_seq = payments_seq + 1 "  # noqa: S608 - our tables
-            "WHERE practice_id = %s RETURNING payments_seq")
-    if connection.vendor == "postgresql":
-        bump = (f"WITH seq AS ({bump}) UPDATE {payment_table} SET change_seq = seq.payments_seq "  # noqa: S608
-                f"FROM seq WHERE {payment_table}.id = %s RETURNING {payment_table}.change_seq")
-    params = [payment.practice_id] + ([payment.pk] if connection.vendor == "postgresql" else [])
-    with connection.cursor() as cursor:
-        cursor.execute(bump, params)
-        row = cursor.fetchone()
-        if row is None:  # the practice's first payment: its settings row is made now
-            PaymentSettings.objects.get_or_create(practice_id=payment.practice_id)
-            cursor.execute(bump, params)
-            row = cursor.fetchone()
-        if connection.vendor != "postgresql":
-            Payment.objects.filter(pk=payment.pk).update(change_seq=row[0])
-    payment.change_seq = row[0]
-
-
 def _balance_take(payment: Payment, amount: Decimal) -> dict:
-    balance = Balance.objects.select_for_update().filter(guarantor_id=payment.guarantor_id).first()
-    if balance is None:
+    locked = balance_locked(payment.guarantor_id)
+    if locked is None:
         return {}
-    effect = {"total": amount, "amount_due": min(amount, max(balance.amount_due, ZERO))}
-    balance.total -= amount
-    balance.amount_due -= effect["amount_due"]
+    balance_id, balance = locked
+    effect = {"total": amount, "amount_due": min(amount, max(balance["amount_due"], ZERO))}
+    balance["total"] -= amount
+    balance["amount_due"] -= effect["amount_due"]
     left = amount
     for field in AGING_OLDEST_FIRST:
-        take = min(left, max(getattr(balance, field), ZERO))
+        take = min(left, max(balance[field], ZERO))
         if take:
-            setattr(balance, field, getattr(balance, field) - take)
+            balance[field] -= take
             effect[field] = take
             left -= take
-    balance.save(update_fields=["total", "amount_due", *AGING_OLDEST_FIRST, "updated_at"])
+    balance_write(balance_id, balance)
     return {name: str(value) for name, value in effect.items()}
 
 
@@ -101,14 +79,14 @@ def _balance_give_back(payment: Payment, share: Decimal) -> None:
     """Put back `share` (0..1] of what the payment took."""
     if not payment.balance_effect:
         return
-    balance = Balance.objects.select_for_update().filter(guarantor_id=payment.guarantor_id).first()
-    if balance is None:
+    locked = balance_locked(payment.guarantor_id)
+    if locked is None:
         return
-    fields = [name for name in payment.balance_effect if name in ("total", "amount_due", *AGING_OLDEST_FIRST)]
-    for name in fields:
-        back = (Decimal(payment.balance_effect[name]) * share).quantize(CENTS)
-        setattr(balance, name, getattr(balance, name) + back)
-    balance.save(update_fields=[*fields, "updated_at"])
+    balance_id, balance = locked
+    for name in payment.balance_effect:
+        if name in balance:
+            balance[name] += (Decimal(payment.balance_effect[name]) * share).quantize(CENTS)
+    balance_write(balance_id, balance)
 
 
 def _receipt_queue(payment: Payment) -> None:
@@ -121,14 +99,15 @@ def _receipt_queue(payment: Payment) -> None:
     paid_at = dateformat.format(timezone.localtime(payment.succeeded_at, practice.tz), "F j, Y g:i A T")
     context = {"practice": practice, "first_name": guarantor.first_name, "amount": payment.amount,
                "paid_at": paid_at, "reference": f"QP-{payment.pk:06d}"}
-    notification_schedule(
-        practice=practice, recipient=Recipient(kind="patient", id=guarantor.pk, name=guarantor.full_name),
+    # The set-based call with one row: no lookup of the key first (a payment succeeds once).
+    notifications_schedule_many(practice=practice, messages=[Outgoing(
+        recipient_kind="patient", recipient_id=guarantor.pk, recipient_name=guarantor.full_name,
         channel="email", address=payment.payer_email, kind=RECEIPT_KIND,
         subject=render_plain_text(f"emails/{RECEIPT_TEMPLATE}-subject.txt", context).strip(),
         body=render_plain_text(f"emails/{RECEIPT_TEMPLATE}-body.txt", context),
         html_body=render_to_string(f"emails/{RECEIPT_TEMPLATE}-body.html", context),
         idempotency_key=f"payment:{payment.pk}:receipt", reason=f"payment {payment.pk}",
-        template_name=RECEIPT_TEMPLATE, template_version=RECEIPT_VERSION)
+        template_name=RECEIPT_TEMPLATE, template_version=RECEIPT_VERSION)])
 
 
 def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", charge_id: str = "",
@@ -148,9 +127,8 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     payment_request_campaigns_paid(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                                    detail=f"payment {payment.pk} received")
     _receipt_queue(payment)
-    payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
-                                "charge_id", "payer_email", "balance_effect", "updated_at"])
-    _change_seq_give(payment)
+    payment_write_numbered(payment, ["status", "succeeded_at", "failure_reason", "amount",
+                                     "payment_intent_id", "charge_id", "payer_email", "balance_effect"])
     return True
 
 
@@ -211,8 +189,7 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
     payment.refunded_at = timezone.now()
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="refund")
-    payment.save(update_fields=["amount_refunded", "status", "refunded_at", "updated_at"])
-    _change_seq_give(payment)
+    payment_write_numbered(payment, ["amount_refunded", "status", "refunded_at"])
     return payment
 
 
