@@ -33,26 +33,28 @@ def _pg_keys(source: str) -> str:
     """The keys of the rows of `source` (a table or a derived table): "N " and the upper-cased
     name from each word on, "A " and the upper-cased address, less those the person has.
 
-    A name is split once per person (a person's messages on several channels share it). The
-    keys the people have are read, through the person index, before anything is written (EXCEPT
-    reads both sides first): a lookup per key interleaved with the insert read every key the
-    statement had written so far whenever the planner chose a scan or the (practice, key) index,
-    which it did for a key table it believed empty, its statistics taken before a large import."""
+    The columns needed are copied out of `source` once (a transition table holds whole rows,
+    bodies included, on disk past work_mem), and a name is split once per person (a person's
+    messages on several channels share it). The keys the people have are read, through the
+    person index, before anything is written (EXCEPT reads both sides first): a lookup per key
+    interleaved with the insert read every key the statement had written so far whenever the
+    planner chose a scan or the (practice, key) index, which it did for a key table it believed
+    empty, its statistics taken before a large import."""
     person = "practice_id, recipient_kind, recipient_id"
     return f"""
+        WITH x AS MATERIALIZED (SELECT {person}, recipient_name, address FROM {source} s)
         INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
         SELECT n.practice_id, n.recipient_kind, n.recipient_id,
                left('N ' || array_to_string(s.words[i:], ' '), {KEY_LENGTH})
-        FROM (SELECT DISTINCT {person}, recipient_name FROM {source} x
-              WHERE btrim(recipient_name) <> '') n
+        FROM (SELECT DISTINCT {person}, recipient_name FROM x WHERE btrim(recipient_name) <> '') n
         CROSS JOIN LATERAL (SELECT regexp_split_to_array(btrim(upper(n.recipient_name)), ' +')
                             AS words) s
         CROSS JOIN LATERAL generate_subscripts(s.words, 1) AS i
         UNION ALL
-        SELECT {person}, left('A ' || upper(address), {KEY_LENGTH}) FROM {source} x WHERE address <> ''
+        SELECT {person}, left('A ' || upper(address), {KEY_LENGTH}) FROM x WHERE address <> ''
         EXCEPT
         SELECT r.practice_id, r.recipient_kind, r.recipient_id, r.key
-        FROM (SELECT DISTINCT {person} FROM {source} x) p JOIN {RECIPIENT} r
+        FROM (SELECT DISTINCT {person} FROM x) p JOIN {RECIPIENT} r
         ON r.practice_id = p.practice_id AND r.recipient_kind = p.recipient_kind
         AND r.recipient_id = p.recipient_id"""
 
@@ -102,8 +104,10 @@ def _sqlite_keys() -> str:
 #   running it takes;
 # - no sequential scan: the keys of the people of a statement are read through the person index,
 #   not by reading the whole key table, whose size grows with the history rather than with the
-#   rows of the statement. The functions read no other table.
-PG_FUNCTION_SETTINGS = "SET jit = off SET enable_seqscan = off"
+#   rows of the statement. The functions read no other table;
+# - memory to sort a statement's keys (tens of thousands for an import) without writing them to
+#   disk: the planner takes every name for a thousand words, so it sorts rather than hashes.
+PG_FUNCTION_SETTINGS = "SET jit = off SET enable_seqscan = off SET work_mem = '64MB'"
 PG_FUNCTION_NAMES = ("notif_counts_inserted", "notif_counts_updated", "notif_counts_deleted",
                      "notif_recipient_changed")
 PG_BUCKET = "(floor(extract(epoch FROM created_at) / 900) * 900)::bigint"
@@ -194,11 +198,12 @@ def create(schema_editor) -> None:
         raise NotImplementedError(f"history counts need triggers written for {vendor}")
 
 
-def function_settings(schema_editor) -> None:
-    """Functions created before PG_FUNCTION_SETTINGS was part of their definition get them."""
+def recreate(schema_editor) -> None:
+    """The PostgreSQL functions and triggers again, as this module writes them now (a migration
+    that changes them); SQLite's triggers are made by `create` and `sqlite_ensure`."""
     if schema_editor.connection.vendor == "postgresql":
-        for name in PG_FUNCTION_NAMES:
-            schema_editor.execute(f"ALTER FUNCTION {name}() {PG_FUNCTION_SETTINGS}", None)
+        drop(schema_editor)
+        create(schema_editor)
 
 
 def backfill(schema_editor) -> None:
