@@ -101,7 +101,9 @@ def profile_for(*, practice, slug) -> StatementProfile:
         if profile is None:
             raise ProfileUnknown("(default)")
         return profile
-    profile = StatementProfile.objects.filter(practice=practice, slug=str(slug)[:60]).first()
+    if not isinstance(slug, str) or "\x00" in slug:  # no such slug (and PostgreSQL refuses NUL)
+        raise ProfileUnknown(str(slug)[:60].replace("\x00", ""))
+    profile = StatementProfile.objects.filter(practice=practice, slug=slug[:60]).first()
     if profile is None or not isinstance(slug, str):
         raise ProfileUnknown(str(slug)[:60])
     return profile
