@@ -28,9 +28,9 @@ triggers on those tables see every write):
   notifications_notificationevent ... SELECT ... FROM ins), du AS (INSERT INTO
   notifications_notificationdue ... SELECT ... FROM ins) SELECT id, idempotency_key FROM ins`,
   then, only when some keys were already stored, one SELECT for another practice's keys.
-- PostgreSQL cancel: `WITH k AS (<the keys>), c AS (UPDATE notifications_notification n SET
-  status, reason_code ... FROM k WHERE n.idempotency_key = k.v AND n.practice_id = %s AND
-  <unsent> RETURNING n.id), d AS
+- PostgreSQL cancel: `WITH f AS (<the ids of the practice's rows with the keys, a unique-index
+  probe per key>), c AS (UPDATE notifications_notification n SET status, reason_code ... FROM f
+  WHERE n.id = f.id AND <unsent> RETURNING n.id), d AS
   (DELETE FROM notifications_notificationdue WHERE notification_id IN (SELECT id FROM c))
   INSERT INTO notifications_notificationevent ... SELECT ... FROM c RETURNING notification_id`.
 - Other databases (SQLite): a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` (or an
@@ -363,21 +363,26 @@ def notifications_cancel_many(*, practice, reason_code: str, keys: Iterable[str]
 def _cancel_chunk(practice_id, column, values, status, reason_code, detail, now) -> int:
     if json_chunks():
         array = "varchar" if column == "idempotency_key" else "bigint"
-        # The keys or ids as one JSON parameter, joined (a test of membership in an array would
-        # cost a comparison per element for each row the planner chose to scan); the unsent
-        # statuses as an array parameter: the planner then finds the rows by key or id (unique
-        # indexes) rather than through the partial index of waiting rows, whose statistics lag
-        # behind rows that change status every second (see dispatch.py).
+        # The keys or ids as one JSON parameter, each looked up on its own in its unique index
+        # (OFFSET 0 keeps the lookup a probe per key), with the practice; the rows found are
+        # then updated by id where still unsent. The unsent test is on the updated row, so that
+        # a row a worker claimed meanwhile is checked again, and names no practice: with the
+        # practice beside it, the planner, whose statistics lag behind rows that change status
+        # every second (see dispatch.py), took the practice's every waiting row from its status
+        # index and hashed them, a cost per chunk that grew with the queue rather than with the
+        # chunk (a batch of 100,000 statements cancels 200,000 rows, 10,000 at a time).
         rows = run(
-            f"WITH k AS (SELECT json_array_elements_text(%s::json)::{array} AS v), "  # noqa: S608
+            f"WITH f AS (SELECT x.id FROM json_array_elements_text(%s::json) AS k(v) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT id FROM {_TABLE} WHERE {column} = k.v::{array} "
+            "AND practice_id = %s OFFSET 0) x), "
             f"c AS (UPDATE {_TABLE} n SET status = %s, reason_code = %s, "
-            f"lease_expires_at = NULL, updated_at = %s FROM k WHERE n.{column} = k.v AND n.practice_id = %s "
+            "lease_expires_at = NULL, updated_at = %s FROM f WHERE n.id = f.id "
             "AND (n.status = ANY((SELECT %s::varchar[])::varchar[]) "
             "OR (n.status = %s AND n.attempt_started_at IS NULL)) RETURNING n.id), "
             f"d AS (DELETE FROM {_DUE} WHERE notification_id IN (SELECT id FROM c)) "
             f"INSERT INTO {_EVENTS} (notification_id, status, reason_code, detail, created_at) "
             "SELECT id, %s, %s, %s, %s FROM c RETURNING notification_id",
-            [json_list(values), status, reason_code, now, practice_id, list(WAITING_STATUSES),
+            [json_list(values), practice_id, status, reason_code, now, list(WAITING_STATUSES),
              Status.SENDING, status, reason_code, detail, now])
         return len(rows)
     marks = ", ".join(["%s"] * len(values))

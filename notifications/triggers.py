@@ -30,19 +30,33 @@ def _key_missing(x: str, key: str) -> str:
 
 
 def _pg_keys(source: str) -> str:
-    """The keys of the rows of `source` (a table or a derived table named n): "N " and the
-    upper-cased name from each word on, "A " and the upper-cased address."""
-    key = f"left(k.key, {KEY_LENGTH})"
+    """The keys of the rows of `source` (a table or a derived table): "N " and the upper-cased
+    name from each word on, "A " and the upper-cased address, less those the person has.
+
+    The columns needed are copied out of `source` once (a transition table holds whole rows,
+    bodies included, on disk past work_mem), and a name is split once per person (a person's
+    messages on several channels share it). The keys the people have are read, through the
+    person index, before anything is written (EXCEPT reads both sides first): a lookup per key
+    interleaved with the insert read every key the statement had written so far whenever the
+    planner chose a scan or the (practice, key) index, which it did for a key table it believed
+    empty, its statistics taken before a large import."""
+    person = "practice_id, recipient_kind, recipient_id"
     return f"""
+        WITH x AS MATERIALIZED (SELECT {person}, recipient_name, address FROM {source} s)
         INSERT INTO {RECIPIENT} ({RECIPIENT_COLUMNS})
-        SELECT DISTINCT n.practice_id, n.recipient_kind, n.recipient_id, {key}
-        FROM {source} n CROSS JOIN LATERAL (
-            SELECT 'N ' || array_to_string(s.words[i:], ' ') AS key
-            FROM (SELECT regexp_split_to_array(btrim(upper(n.recipient_name)), ' +') AS words) s,
-                 generate_subscripts(s.words, 1) AS i
-            WHERE btrim(n.recipient_name) <> ''
-            UNION ALL SELECT 'A ' || upper(n.address) WHERE n.address <> '') k
-        WHERE {_key_missing("n", key)}"""
+        SELECT n.practice_id, n.recipient_kind, n.recipient_id,
+               left('N ' || array_to_string(s.words[i:], ' '), {KEY_LENGTH})
+        FROM (SELECT DISTINCT {person}, recipient_name FROM x WHERE btrim(recipient_name) <> '') n
+        CROSS JOIN LATERAL (SELECT regexp_split_to_array(btrim(upper(n.recipient_name)), ' +')
+                            AS words) s
+        CROSS JOIN LATERAL generate_subscripts(s.words, 1) AS i
+        UNION ALL
+        SELECT {person}, left('A ' || upper(address), {KEY_LENGTH}) FROM x WHERE address <> ''
+        EXCEPT
+        SELECT r.practice_id, r.recipient_kind, r.recipient_id, r.key
+        FROM (SELECT DISTINCT {person} FROM x) p JOIN {RECIPIENT} r
+        ON r.practice_id = p.practice_id AND r.recipient_kind = p.recipient_kind
+        AND r.recipient_id = p.recipient_id"""
 
 
 def _dollar_quoted(sql: str) -> str:
@@ -83,6 +97,19 @@ def _sqlite_keys() -> str:
     return "\n".join(statements)
 
 
+# Settings of the trigger functions, for the statements they run:
+# - no JIT: a key statement is planned at each call for the rows of that call, and its estimate
+#   for 10,000 rows (a thousand words a name, as the planner assumes of generate_subscripts)
+#   passed every JIT threshold: compiling took 0.8-1 s of each INSERT, several times what
+#   running it takes;
+# - no sequential scan: the keys of the people of a statement are read through the person index,
+#   not by reading the whole key table, whose size grows with the history rather than with the
+#   rows of the statement. The functions read no other table;
+# - memory to sort a statement's keys (tens of thousands for an import) without writing them to
+#   disk: the planner takes every name for a thousand words, so it sorts rather than hashes.
+PG_FUNCTION_SETTINGS = "SET jit = off SET enable_seqscan = off SET work_mem = '64MB'"
+PG_FUNCTION_NAMES = ("notif_counts_inserted", "notif_counts_updated", "notif_counts_deleted",
+                     "notif_recipient_changed")
 PG_BUCKET = "(floor(extract(epoch FROM created_at) / 900) * 900)::bigint"
 PG_COUNTED = f"practice_id, {PG_BUCKET} AS bucket, status, channel, kind, archived"
 PG_FUNCTIONS = {
@@ -107,7 +134,7 @@ PG_TRANSITIONS = {"inserted": ("INSERT", "NEW TABLE AS new_rows"),
 # A recipient renamed or readdressed by an UPDATE (nothing does so today; the triggers above
 # only see statements as a whole, so this one looks at rows, and only for those columns).
 PG_RECIPIENT_CHANGED = f"""
-    CREATE FUNCTION notif_recipient_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION notif_recipient_changed() RETURNS trigger LANGUAGE plpgsql {PG_FUNCTION_SETTINGS} AS $$
     BEGIN
         {_pg_keys("(SELECT NEW.practice_id AS practice_id, NEW.recipient_kind AS recipient_kind, "
                   "NEW.recipient_id AS recipient_id, NEW.recipient_name AS recipient_name, "
@@ -158,7 +185,8 @@ def create(schema_editor) -> None:
         for name, body in PG_FUNCTIONS.items():
             event, transitions = PG_TRANSITIONS[name]
             schema_editor.execute(f"CREATE FUNCTION notif_counts_{name}() RETURNS trigger "
-                                  f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$", None)
+                                  f"LANGUAGE plpgsql {PG_FUNCTION_SETTINGS} "
+                                  f"AS $$ BEGIN {body} RETURN NULL; END $$", None)
             schema_editor.execute(f"CREATE TRIGGER notif_counts_{name} AFTER {event} ON {N} "
                                   f"REFERENCING {transitions} FOR EACH STATEMENT "
                                   f"EXECUTE FUNCTION notif_counts_{name}()", None)
@@ -168,6 +196,14 @@ def create(schema_editor) -> None:
             schema_editor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}", None)
     else:
         raise NotImplementedError(f"history counts need triggers written for {vendor}")
+
+
+def recreate(schema_editor) -> None:
+    """The PostgreSQL functions and triggers again, as this module writes them now (a migration
+    that changes them); SQLite's triggers are made by `create` and `sqlite_ensure`."""
+    if schema_editor.connection.vendor == "postgresql":
+        drop(schema_editor)
+        create(schema_editor)
 
 
 def backfill(schema_editor) -> None:
@@ -189,7 +225,7 @@ def sqlite_ensure(connection) -> None:
 def drop(schema_editor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        for name in [*(f"notif_counts_{event}" for event in PG_FUNCTIONS), "notif_recipient_changed"]:
+        for name in PG_FUNCTION_NAMES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {N}", None)
             schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}()", None)
     elif vendor == "sqlite":

@@ -16,7 +16,7 @@
       set-based cancel): the newest statement speaks, whatever it says;
    e. queue the messages of the profile's approved proof at each statement's level, one per
       step whose channel the guarantor can receive (scheduling.py), rendered with their links
-      (one set-based schedule per 2,000 messages).
+      (by a second thread, while the database runs d) and written by one set-based schedule.
    Nothing is queued when the balance-notifications add-on is off, or the profile is inactive
    or has no approved proof: the statements and counts are kept and the batch says why.
 
@@ -24,6 +24,7 @@ Memory: the checked statements of the request (about 200 bytes each) and one chu
 """
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -51,7 +52,7 @@ from .models import (
     statement_key,
 )
 from .records import ContentDigest, StatementRecord, record_check
-from .scheduling import Addressee, outgoing, plan_statement, proof_steps
+from .scheduling import Addressee, links_for, outgoing, plan_statement, proof_steps
 
 CHUNK = 5000
 MAX_STATEMENTS = 100_000
@@ -100,7 +101,9 @@ def profile_for(*, practice, slug) -> StatementProfile:
         if profile is None:
             raise ProfileUnknown("(default)")
         return profile
-    profile = StatementProfile.objects.filter(practice=practice, slug=str(slug)[:60]).first()
+    if not isinstance(slug, str) or "\x00" in slug:  # no such slug (and PostgreSQL refuses NUL)
+        raise ProfileUnknown(str(slug)[:60].replace("\x00", ""))
+    profile = StatementProfile.objects.filter(practice=practice, slug=slug[:60]).first()
     if profile is None or not isinstance(slug, str):
         raise ProfileUnknown(str(slug)[:60])
     return profile
@@ -171,15 +174,16 @@ def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile
             created_by=actor if actor and actor.pk else None, content_hash=checked.digest,
             received=checked.received)
         steps = {} if note else proof_steps(profile.approved_version.steps)
-        writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now)
         rejected = list(checked.rejected)
         done = 0
-        for start in range(0, len(checked.records), CHUNK):
-            chunk = checked.records[start:start + CHUNK]
-            rejected += writer.write(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer:
+            writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer)
+            for start in range(0, len(checked.records), CHUNK):
+                chunk = checked.records[start:start + CHUNK]
+                rejected += writer.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done)
         rejected.sort(key=lambda r: r["index"])
         batch.accepted = writer.accepted
         batch.rejected_count = len({r["index"] for r in rejected})
@@ -225,8 +229,9 @@ _PG_STATEMENTS = " ".join([  # composed from the constants above, no input
 
 
 class _ChunkWriter:
-    def __init__(self, *, practice, batch: StatementBatch, steps: dict, now):
+    def __init__(self, *, practice, batch: StatementBatch, steps: dict, now, renderer: Executor):
         self.practice = practice
+        self.renderer = renderer
         self.batch = batch
         self.steps = steps
         self.now = now
@@ -293,19 +298,26 @@ class _ChunkWriter:
         # c. statements and dunning rows
         ids = self._write_statements(statement_rows)
         self.accepted += len(kept)
-        # d. the previous statements' unsent messages
-        if old_keys:
-            self.superseded += notifications_cancel_many(
-                practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=old_keys,
-                detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(old_keys))
-        # e. this chunk's messages
+        # e. this chunk's messages: links minted here (in the transaction), the texts rendered
+        # by the other thread while the database runs d (rendering is Python alone and the wait
+        # for the database lets go of the interpreter: the two overlap)
         planned = []
         for gid, items in plans:
             for p in items:
                 p.statement_id = ids[gid]
                 planned.append(p)
+        rendering = None
         if planned:
-            messages = outgoing(planned, practice=self.practice, tag=self.tag, reason=self.reason)
+            links = links_for(planned, practice=self.practice)
+            rendering = self.renderer.submit(outgoing, planned, practice=self.practice, tag=self.tag,
+                                             reason=self.reason, links=links)
+        # d. the previous statements' unsent messages
+        if old_keys:
+            self.superseded += notifications_cancel_many(
+                practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=old_keys,
+                detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(old_keys))
+        if rendering is not None:
+            messages = rendering.result()
             self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
                                                        chunk=len(messages)).created
         return rejected

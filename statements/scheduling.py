@@ -212,9 +212,14 @@ def links_for(planned: list[Planned], *, practice) -> list[str]:
                     channel=p.step.data["channel"], dunning_level=p.level) for p in wanted])
 
 
-def outgoing(planned: list[Planned], *, practice, tag: str, reason: str) -> list[Outgoing]:
-    """The outbox rows of receivable planned messages (the caller filtered them)."""
-    texts = render(planned, practice=practice, links=links_for(planned, practice=practice))
+def outgoing(planned: list[Planned], *, practice, tag: str, reason: str,
+             links: list[str] | None = None) -> list[Outgoing]:
+    """The outbox rows of receivable planned messages (the caller filtered them), with `links`
+    as `links_for` gave them (minted here when None). With the links given it reads and writes
+    nothing but its arguments: it may run in another thread."""
+    if links is None:
+        links = links_for(planned, practice=practice)
+    texts = render(planned, practice=practice, links=links)
     return [Outgoing(recipient_kind="patient", recipient_id=p.addressee.id, channel=p.step.data["channel"],
                      address=p.address, kind=BALANCE_KIND, body=body, idempotency_key=p.key,
                      recipient_name=p.addressee.name, recipient_time_zone=p.addressee.time_zone,
