@@ -166,7 +166,12 @@ def quickpay_front_desk_link(*, practice, guarantor: Patient, actor) -> str:
 
 
 def quickpay_open_record(*, link: QuickPayLink) -> None:
-    QuickPayOpen.objects.create(link=link)
+    """Each opening of the page is a row (the link and the time: nothing about the visitor);
+    the first also marks the link opened, the funnel's step (analytics)."""
+    opening = QuickPayOpen.objects.create(link=link)
+    if link.first_opened_at is None:
+        QuickPayLink.objects.filter(pk=link.pk, first_opened_at__isnull=True).update(
+            first_opened_at=opening.opened_at)
 
 
 # --- what the page may show ---

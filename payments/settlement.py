@@ -6,6 +6,7 @@ succeeds, in one transaction:
 1. is locked and moves to succeeded (once: a second report of the same success changes nothing);
 2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
    overwrites it at its next import), the oldest aging first, and remembers what it took;
+   marks its link paid and keeps when the first message of its series went out (attribution.py);
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
 4. queues a receipt email to the payer through the outbox;
 5. takes the practice's next change number, last, so the row lock that orders the numbers is
@@ -29,6 +30,7 @@ from notifications.services import Recipient, notification_schedule
 from patients.models import ZERO, Balance
 from patients.services import balances_changed_notify
 
+from .attribution import payment_attribute
 from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -141,11 +143,13 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     if not payment.payer_email and payer_email:
         payment.payer_email = payer_email[:254]
     payment.balance_effect = _balance_take(payment, amount)
+    payment_attribute(payment)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
     _receipt_queue(payment)
     payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
-                                "charge_id", "payer_email", "balance_effect", "updated_at"])
+                                "charge_id", "payer_email", "balance_effect", "first_message_at",
+                                "updated_at"])
     _change_seq_give(payment)
     return True
 

@@ -2,21 +2,29 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from patients.selectors import guarantor_get
 from practices.access import admin_required, practice_required
 
 from . import quickpay, selectors, services
-from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentSettingsForm
+from .forms import AlertPreferenceForm, ApplicationFilterForm, PaymentFilterForm, PaymentSettingsForm
 from .models import Alert
 from .panels import NEW_LINK_SESSION_KEY
 
 
 @practice_required
 def index(request):
-    page = Paginator(selectors.applications(practice=request.practice), 50).get_page(request.GET.get("page"))
-    return render(request, "payments/index.html", {"page": page})
+    form = ApplicationFilterForm(request.GET)
+    filters = ({"state": form.cleaned_data["state"], "alerted_since": form.alerted_since(timezone.now())}
+               if form.is_valid() else {"state": "", "alerted_since": None})
+    rows = selectors.applications(practice=request.practice, **filters)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "payments/index.html", {"page": page, "form": form, "query": query.urlencode(),
+                                                   "filtered": any(filters.values())})
 
 
 @practice_required

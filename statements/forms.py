@@ -1,3 +1,5 @@
+from datetime import date, datetime
+
 from django import forms
 
 from notifications.models import Channel, MessageTemplate, TemplatePurpose
@@ -92,3 +94,20 @@ class TestSendForm(forms.Form):
             return clean_phone(self.cleaned_data["phone"])
         except FieldInvalid as exc:
             raise forms.ValidationError(f"Enter your mobile number, e.g. (312) 555-0142 ({exc}).") from None
+
+
+class BatchSinceForm(forms.Form):
+    """The batch list from an office day on (the dashboard's "batched this week")."""
+
+    since = forms.DateField(required=False, label="Received since",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_since(self):
+        value = self.cleaned_data["since"]
+        if value and not date(2000, 1, 1) <= value <= date(2999, 12, 31):
+            raise forms.ValidationError("Enter a date between 2000 and 2999.")
+        return value
+
+    def start(self, tz) -> datetime | None:
+        since = self.cleaned_data.get("since") if self.is_valid() else None
+        return datetime(since.year, since.month, since.day, tzinfo=tz) if since else None

@@ -76,9 +76,23 @@ class QuickPayLink(models.Model):
                                    related_name="+")
     # Wrong dates of birth entered on this link; at the limit it stops asking.
     dob_failures = models.PositiveSmallIntegerField(default=0)
+    # The funnel's steps past delivery, each set once: the page's first opening, and the first
+    # payment through the link that succeeded.
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            # Recovery analytics: the links of a period (their messages' period: a link is minted
+            # in the transaction that queues its message) that were opened, and that were paid.
+            # Only those links are in each index, with what the funnel groups them by, so a year
+            # of a busy office is read from the index alone (PostgreSQL; SQLite ignores include).
+            models.Index(fields=["practice", "created_at"], include=["source", "channel"],
+                         condition=Q(first_opened_at__isnull=False), name="quickpay_link_opened"),
+            models.Index(fields=["practice", "created_at"], include=["source", "channel"],
+                         condition=Q(paid_at__isnull=False), name="quickpay_link_paid"),
+        ]
 
     def __str__(self):
         return f"QuickPay link {self.pk} ({self.source}, {self.channel})"
@@ -147,6 +161,9 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # When the first message of the statement, campaign or on-demand send whose link was paid
+    # went out (payments/attribution.py), kept as the payment succeeds: the time to pay.
+    first_message_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
 
