@@ -29,8 +29,9 @@ def ct(day: int, hour: int = 10, minute: int = 0) -> datetime:
 def event(practice, application: str, type_: str, at: datetime) -> None:
     with time_machine.travel(at, tick=False):
         application_event_record(practice=practice, event_id=f"{application}-{type_}",
-                                 application_id=application, type=type_, occurred_at=at, patient_external_id=f"p-{application}",
-                                 patient_first_name="Maria", patient_last_name=application)
+                                 application_id=application, type=type_, occurred_at=at,
+                                 patient_external_id=f"p-{application}", patient_first_name="Maria",
+                                 patient_last_name=application)
         alert_timers_fire()
 
 
