@@ -22,7 +22,9 @@ def errors_to_manage(*, practice, cap: int = ERRORS_CAP) -> int:
     """How many messages Manage errors lists for the office (its own rule: errors not archived
     and not followed by a later send to the same person on the same channel), up to `cap` + 1."""
     rows = notification_list(practice=practice, view="errors", filters=Filters())
-    return rows.order_by().values("pk")[:cap + 1].count()
+    # Newest first, as the screen lists them: read along the errors' own index (notif_errors_idx)
+    # until the cap, never through the history.
+    return rows.order_by("-created_at", "-pk").values("pk")[:cap + 1].count()
 
 
 def senders_missing(*, practice) -> list[str]:

@@ -16,7 +16,19 @@ from django.utils.module_loading import import_string
 
 from notifications.models import Notification
 
-from .models import Payment, QuickPayLink
+from .models import LinkSource, Payment, QuickPayLink
+
+# A payment request's messages are keyed payreq:<campaign>:<attempt>:<step>: step 0 is the
+# request, the others its follow-ups.
+REQUEST_KEY_SUFFIX = ":0"
+
+
+def link_attribution(link: QuickPayLink) -> dict:
+    """What a payment through this link is attributed to: Payment's fields of the same names."""
+    follow_up = (link.source == LinkSource.PAYMENT_REQUEST
+                 and not link.notification_key.endswith(REQUEST_KEY_SUFFIX))
+    return {"source": link.source, "channel": link.channel, "dunning_level": link.dunning_level,
+            "follow_up": follow_up}
 
 
 def first_messages_at(*, practice_id: int, keys: list[str]) -> dict[str, datetime]:

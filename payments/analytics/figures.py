@@ -14,15 +14,14 @@ many of the links they carried were opened and paid (at any time since). A link 
 transaction that queues its message, so a message and its link share the range.
 """
 
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from itertools import pairwise
 
 from django.conf import settings
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     DecimalField,
@@ -35,7 +34,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 
 from notifications.counts import counted_in_periods
 from notifications.models import OptOut, Status
@@ -48,9 +47,6 @@ ZERO = Decimal("0.00")
 SENT_STATUSES = (Status.SENT, Status.DELIVERED, Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT,
                  Status.DELIVERY_ERROR)
 UNDELIVERABLE_STATUSES = (Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT)
-# A payment request's messages are keyed payreq:<campaign>:<attempt>:<step>; step 0 is the
-# request, the others its follow-ups.
-REQUEST_KEY_SUFFIX = ":0"
 # Time to pay, in days: [low, high) for each bar of the distribution.
 TIME_TO_PAY_BUCKETS = ((0, 1, "Under a day"), (1, 3, "1 to 2 days"), (3, 7, "3 to 6 days"),
                        (7, 14, "1 to 2 weeks"), (14, 28, "2 to 4 weeks"), (28, 56, "4 to 8 weeks"),
@@ -129,31 +125,53 @@ def _sum(name: str):
     return Coalesce(Sum(name), Value(ZERO), output_field=DecimalField())
 
 
-def collected(*, scope: Scope) -> Collected:
-    """Paid payments started in the range, by the source, level and channel of the message that
-    carried the paid link (one query)."""
-    follow_up = Case(
-        When(~Q(link__source=LinkSource.PAYMENT_REQUEST), then=Value(None)),
-        When(link__notification_key__endswith=REQUEST_KEY_SUFFIX, then=Value(False)),
-        default=Value(True), output_field=BooleanField(null=True))
-    level = Case(When(link__source=LinkSource.STATEMENT, then=F("link__dunning_level")),
-                 default=Value(None), output_field=IntegerField(null=True))
-    rows = (Payment.objects.filter(_in_range(scope, "created_at"), status__in=PAID_STATUSES)
-            .annotate(line_level=level, line_follow_up=follow_up)
-            .values_list("link__source", "line_level", "line_follow_up", "link__channel")
+def _paid(scope: Scope):
+    """The paid payments started in the range, each with how long it waited from its series'
+    first message (`waited`)."""
+    return Payment.objects.filter(_in_range(scope, "created_at"), status__in=PAID_STATUSES).annotate(
+        waited=ExpressionWrapper(F("succeeded_at") - F("first_message_at"), output_field=DurationField()))
+
+
+UNTIMED = len(TIME_TO_PAY_BUCKETS)  # a payment with no message to count from (a QR code)
+
+
+@dataclass
+class PaidInRange:
+    collected: Collected
+    waits: Counter  # bucket of TIME_TO_PAY_BUCKETS (or UNTIMED) -> payments
+
+
+def paid_in_range(*, scope: Scope) -> PaidInRange:
+    """One read of the range's paid payments (their index holds every column read): grouped by
+    what they are attributed to (the source, level and channel of the message that carried the
+    paid link, kept on each payment) and by how long they waited."""
+    bucket = Case(When(Q(first_message_at__isnull=True) | Q(succeeded_at__isnull=True), then=Value(UNTIMED)),
+                  *(When(waited__lt=timedelta(days=high), then=Value(n))
+                    for n, (_low, high, _label) in enumerate(TIME_TO_PAY_BUCKETS) if high is not None),
+                  default=Value(UNTIMED - 1), output_field=IntegerField())
+    rows = (_paid(scope).annotate(bucket=bucket)
+            .values_list("source", "dunning_level", "follow_up", "channel", "bucket")
             .annotate(n=Count("id"), received=_sum("amount"), refunded=_sum("amount_refunded"))
             .order_by())
-    result = Collected()
-    for source, line_level, line_follow_up, channel, n, received, refunded in rows:
+    found = PaidInRange(Collected(), Counter())
+    result = found.collected
+    for source, level, follow_up, channel, wait, n, received, refunded in rows:
         money = Money(n, received, refunded)
-        line = SourceLine(source or "", line_level, line_follow_up)
+        line = SourceLine(source, level if source == LinkSource.STATEMENT else None,
+                          follow_up if source == LinkSource.PAYMENT_REQUEST else None)
         result.by_source.setdefault(line, Money()).add(money)
-        result.by_channel.setdefault(channel or "", Money()).add(money)
+        result.by_channel.setdefault(channel, Money()).add(money)
         result.total.add(money)
+        found.waits[wait] += n
     result.by_source = dict(sorted(result.by_source.items(), key=lambda item: item[0].sort_key))
     channels = [*LinkChannel.values, ""]
     result.by_channel = dict(sorted(result.by_channel.items(), key=lambda item: channels.index(item[0])))
-    return result
+    return found
+
+
+def collected(*, scope: Scope, paid: PaidInRange | None = None) -> Collected:
+    """Paid payments started in the range by source (and level, or follow-up) and by channel."""
+    return (paid or paid_in_range(scope=scope)).collected
 
 
 # --- the funnel ---
@@ -221,25 +239,20 @@ class TimeToPay:
     without_message: int  # paid payments through a front-desk link (no message to count from)
 
 
-def time_to_pay(*, scope: Scope) -> TimeToPay:
+def time_to_pay(*, scope: Scope, paid: PaidInRange | None = None) -> TimeToPay:
     """From the first message of the paid link's series (the statement's cadence, the request
     and its follow-ups, an on-demand send) to the payment: median and distribution."""
-    paid = Payment.objects.filter(_in_range(scope, "created_at"), status__in=PAID_STATUSES)
-    timed = paid.filter(first_message_at__isnull=False, succeeded_at__isnull=False).annotate(
-        waited=ExpressionWrapper(F("succeeded_at") - F("first_message_at"), output_field=DurationField()))
-    bucket = Case(*(When(waited__lt=timedelta(days=high), then=Value(n))
-                    for n, (_low, high, _label) in enumerate(TIME_TO_PAY_BUCKETS) if high is not None),
-                  default=Value(len(TIME_TO_PAY_BUCKETS) - 1), output_field=IntegerField())
-    counts = dict(timed.annotate(bucket=bucket).values_list("bucket").annotate(n=Count("id")).order_by())
-    total = sum(counts.values())
+    waits = Counter((paid or paid_in_range(scope=scope)).waits)
+    without_message = waits.pop(UNTIMED, 0)
+    total = sum(waits.values())
     median = None
     if total:
-        middle = list(timed.order_by("waited", "pk").values_list("waited", flat=True)
-                      [(total - 1) // 2:total // 2 + 1])
+        timed = _paid(scope).filter(first_message_at__isnull=False, succeeded_at__isnull=False)
+        ordered = timed.order_by("waited").values_list("waited", flat=True)
+        middle = list(ordered[(total - 1) // 2:total // 2 + 1])
         median = sum(middle, timedelta()) / len(middle)
-    buckets = [(label, counts.get(n, 0)) for n, (_low, _high, label) in enumerate(TIME_TO_PAY_BUCKETS)]
-    return TimeToPay(payments=total, median=median, buckets=buckets,
-                     without_message=paid.filter(first_message_at__isnull=True).count())
+    buckets = [(label, waits.get(n, 0)) for n, (_low, _high, label) in enumerate(TIME_TO_PAY_BUCKETS)]
+    return TimeToPay(payments=total, median=median, buckets=buckets, without_message=without_message)
 
 
 # --- delivery health over time ---
@@ -277,13 +290,15 @@ def delivery(*, scope: Scope) -> list[DeliveryRow]:
 
 
 def _opt_outs(scope: Scope) -> Counter:
-    whens = []
+    """Opt-outs per (period, channel): counted per office day in SQL, each day then put in its
+    period here (a CASE per period costs more to build than to run)."""
+    counts = Counter()
     for practice in scope.practices:
-        edges = scope.edges(practice)
-        whens += [When(practice=practice, created_at__gte=start, created_at__lt=end, then=Value(n))
-                  for n, (start, end) in enumerate(pairwise(edges))]
-    rows = (OptOut.objects.filter(_in_range(scope, "created_at"))
-            .annotate(period=Case(*whens, output_field=IntegerField()))
-            .values_list("period", "channel").annotate(n=Count("id")).order_by())
-    return Counter({(period, channel): n for period, channel, n in rows})
-
+        start, end = scope.bounds(practice)
+        starts = [period.start for period in scope.periods]
+        rows = (OptOut.objects.filter(practice=practice, created_at__gte=start, created_at__lt=end)
+                .annotate(day=TruncDate("created_at", tzinfo=practice.tz))
+                .values_list("day", "channel").annotate(n=Count("id")).order_by())
+        for day, channel, n in rows:
+            counts[(bisect_right(starts, day) - 1, channel)] += n
+    return counts

@@ -64,8 +64,8 @@ def _chart(kind: str, labels: list, datasets: list[tuple[str, list]], unit: str,
                          for name, values in datasets], **options}
 
 
-def collected_tables(scope: Scope) -> list[Table]:
-    found = figures.collected(scope=scope)
+def collected_tables(scope: Scope, paid: figures.PaidInRange | None = None) -> list[Table]:
+    found = figures.collected(scope=scope, paid=paid)
     money_columns = [Column("Payments"), Column("Received", MONEY), Column("Refunded", MONEY),
                      Column("Collected", MONEY)]
     total = found.total
@@ -109,8 +109,8 @@ def funnel_table(scope: Scope) -> Table:
         notes=["Calls carry no link: they are sent and delivered only. Front-desk QR codes have no message."])
 
 
-def time_to_pay_table(scope: Scope) -> Table:
-    found = figures.time_to_pay(scope=scope)
+def time_to_pay_table(scope: Scope, paid: figures.PaidInRange | None = None) -> Table:
+    found = figures.time_to_pay(scope=scope, paid=paid)
     rows = [[label, n, _rate(n, found.payments)] for label, n in found.buckets] if found.payments else []
     notes = []
     if found.payments:
@@ -159,7 +159,9 @@ TABLE_NAMES = list(BUILDERS)
 
 
 def all_tables(scope: Scope) -> list[Table]:
-    return [*collected_tables(scope), funnel_table(scope), time_to_pay_table(scope), delivery_table(scope)]
+    paid = figures.paid_in_range(scope=scope)  # read once for both
+    return [*collected_tables(scope, paid), funnel_table(scope), time_to_pay_table(scope, paid),
+            delivery_table(scope)]
 
 
 def _plain(value) -> str:
