@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from notifications.models import Notification
 
 from .models import LinkSource, Payment, QuickPayLink
+from .rollups import link_day_add
 
 # A payment request's messages are keyed payreq:<campaign>:<attempt>:<step>: step 0 is the
 # request, the others its follow-ups.
@@ -49,13 +50,17 @@ def first_messages_at(*, practice_id: int, keys: list[str]) -> dict[str, datetim
 
 
 def payment_attribute(payment: Payment) -> None:
-    """As a payment succeeds (in its transaction): the link is marked paid once, and the payment
-    keeps when its series' first message went out. Sets payment.first_message_at; the caller
-    saves it."""
+    """As a payment succeeds (in its transaction): the link is marked paid once (and counted in
+    its day), and the payment keeps when its series' first message went out. Sets
+    payment.first_message_at; the caller saves it."""
     if payment.link_id is None:
         return
-    key = QuickPayLink.objects.filter(pk=payment.link_id).values_list("notification_key", flat=True).first()
-    QuickPayLink.objects.filter(pk=payment.link_id, paid_at__isnull=True).update(
-        paid_at=payment.succeeded_at or timezone.now())
-    if key:
-        payment.first_message_at = first_messages_at(practice_id=payment.practice_id, keys=[key]).get(key)
+    link = QuickPayLink.objects.filter(pk=payment.link_id).only(
+        "practice_id", "notification_key", "source", "channel", "created_at").first()
+    if link is None:
+        return
+    if QuickPayLink.objects.filter(pk=link.pk, paid_at__isnull=True).update(
+            paid_at=payment.succeeded_at or timezone.now()):
+        link_day_add(link=link, time_zone=payment.practice.time_zone, paid=1)
+    key = link.notification_key
+    payment.first_message_at = first_messages_at(practice_id=payment.practice_id, keys=[key]).get(key)

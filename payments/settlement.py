@@ -7,6 +7,7 @@ succeeds, in one transaction:
 2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
    overwrites it at its next import), the oldest aging first, and remembers what it took;
    marks its link paid and keeps when the first message of its series went out (attribution.py);
+   counts itself in the analytics' day counts (rollups.py);
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
 4. queues a receipt email to the payer through the outbox;
 5. takes the practice's next change number, last, so the row lock that orders the numbers is
@@ -32,6 +33,7 @@ from patients.services import balances_changed_notify
 
 from .attribution import payment_attribute
 from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
+from .rollups import payment_day_add
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
         payment.payer_email = payer_email[:254]
     payment.balance_effect = _balance_take(payment, amount)
     payment_attribute(payment)
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, payments=1, received=amount)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
     _receipt_queue(payment)
@@ -205,6 +208,7 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
     if delta <= 0:
         return payment
     _balance_give_back(payment, delta / payment.amount)
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, refunded=delta)
     payment.amount_refunded = refunded
     payment.status = (PaymentStatus.REFUNDED if refunded >= payment.amount
                       else PaymentStatus.PARTIALLY_REFUNDED)

@@ -4,6 +4,7 @@ a table downloaded as CSV. Each screen is photographed at 1280 and 390 px (/tmp/
 
 import csv
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,9 +18,21 @@ from tests.test_browser import sign_in
 pytestmark = pytest.mark.browser
 
 
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll an expression in the page (wait_for_function evaluates a string, which the page's CSP
+    refuses; evaluate does not)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
 def shoot(page, name):
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
+        # Charts redraw for the new width (a ResizeObserver) before the picture is taken.
+        wait_until(page, "[...document.querySelectorAll('canvas')]"
+                         ".every((c) => c.getBoundingClientRect().right <= window.innerWidth)")
         page.screenshot(path=f"/tmp/shots/{name}-{width}.png", full_page=True)
         # Nothing but the tables' own scrolling boxes is wider than the screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
@@ -69,20 +82,21 @@ def test_the_dashboard_leads_to_the_work_and_analytics_export_what_they_show(pag
     sources = page.get_by_test_id("table-sources")
     expect(sources.locator("tfoot")).to_contain_text("$300.00")  # $100 (20 days ago) + $200 (3 days)
     # Each chart is drawn by Chart.js from the table's numbers, under the page's CSP.
-    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 5"
-                           " && [...document.querySelectorAll('canvas[data-chart]')]"
-                           ".every((c) => window.Chart.getChart(c) !== undefined && c.width > 0)")
-    drawn = page.evaluate("window.Chart.getChart(document.querySelector('canvas[data-chart=\"chart-sources\"]'))"
-                          ".data.datasets[0].data")
+    wait_until(page, "document.querySelectorAll('canvas[data-chart]').length === 5"
+                     " && [...document.querySelectorAll('canvas[data-chart]')]"
+                     ".every((c) => window.Chart && window.Chart.getChart(c) !== undefined && c.width > 0)")
+    drawn = page.evaluate("window.Chart.getChart(document.querySelector("
+                          "'canvas[data-chart=\"chart-sources\"]')).data.datasets[0].data")
     assert drawn == [100, 200]
     assert page.csp_errors == []
     shoot(page, "analytics")
 
     week_ago = timezone.localdate(timezone.now(), lakeside.tz) - timedelta(days=7)
-    page.get_by_label("From").fill(week_ago.isoformat())
+    page.get_by_label("From", exact=True).fill(week_ago.isoformat())
     page.get_by_role("button", name="Show").click()
+    today = timezone.localdate(timezone.now(), lakeside.tz)
     expect(page).to_have_url(f"{live_server.url}/payments/analytics/?date_from={week_ago.isoformat()}"
-                             f"&date_to=&offices=current")
+                             f"&date_to={today.isoformat()}&offices=current")
     expect(sources.locator("tfoot")).to_contain_text("$200.00")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV of collected by source").click()

@@ -3,11 +3,11 @@
 - Messages (sent, delivered, undeliverable) come from the outbox's counters
   (notifications/counts.py), by the quarter hour the messages were queued: never from the
   notifications themselves.
-- Links opened and links paid come from two partial indexes of the links (only opened, only
-  paid links), read from the index alone on PostgreSQL.
-- Payments (a year of a busy office is tens of thousands) are read by the payments' index on
-  (practice, created_at), as the Payments received screen reads them, so its Received total for
-  the same days is the same figure.
+- Links opened and paid, and paid payments, come from day counts (models.LinkDay, PaymentDay,
+  kept by payments/rollups.py with each opening, payment and refund): a year is a few hundred
+  rows whatever the number of links and payments. Payments count on the office day they started,
+  as the Payments received screen shows them, so its Received total for the same days is the
+  same figure. The median time to pay sorts the range's paid payments (their own index).
 
 The funnel follows the messages queued in the range: how many were sent and delivered, and how
 many of the links they carried were opened and paid (at any time since). A link is minted in the
@@ -22,24 +22,23 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
-    Case,
     Count,
     DecimalField,
     DurationField,
     ExpressionWrapper,
     F,
-    IntegerField,
     Q,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 
 from notifications.counts import counted_in_periods
 from notifications.models import OptOut, Status
 
-from ..models import PAID_STATUSES, LinkChannel, LinkSource, Payment, QuickPayLink
+from ..models import PAID_STATUSES, LinkChannel, LinkDay, LinkSource, Payment, PaymentDay
+from ..models.rollups import NO_LEVEL
+from ..rollups import TIME_TO_PAY_BUCKETS, UNTIMED
 from .periods import Scope
 
 ZERO = Decimal("0.00")
@@ -47,11 +46,6 @@ ZERO = Decimal("0.00")
 SENT_STATUSES = (Status.SENT, Status.DELIVERED, Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT,
                  Status.DELIVERY_ERROR)
 UNDELIVERABLE_STATUSES = (Status.UNDELIVERABLE_RETRY, Status.UNDELIVERABLE_PERMANENT)
-# Time to pay, in days: [low, high) for each bar of the distribution.
-TIME_TO_PAY_BUCKETS = ((0, 1, "Under a day"), (1, 3, "1 to 2 days"), (3, 7, "3 to 6 days"),
-                       (7, 14, "1 to 2 weeks"), (14, 28, "2 to 4 weeks"), (28, 56, "4 to 8 weeks"),
-                       (56, None, "8 weeks or more"))
-
 
 def source_kinds() -> dict[str, str]:
     """Outbox kind -> link source (settings.ANALYTICS_SOURCE_KINDS)."""
@@ -132,7 +126,9 @@ def _paid(scope: Scope):
         waited=ExpressionWrapper(F("succeeded_at") - F("first_message_at"), output_field=DurationField()))
 
 
-UNTIMED = len(TIME_TO_PAY_BUCKETS)  # a payment with no message to count from (a QR code)
+def _days(scope: Scope) -> Q:
+    """Day counts of the scope's offices and days (each office's own days)."""
+    return Q(practice__in=scope.practices, day__gte=scope.date_from, day__lte=scope.date_to)
 
 
 @dataclass
@@ -142,22 +138,18 @@ class PaidInRange:
 
 
 def paid_in_range(*, scope: Scope) -> PaidInRange:
-    """One read of the range's paid payments (their index holds every column read): grouped by
-    what they are attributed to (the source, level and channel of the message that carried the
-    paid link, kept on each payment) and by how long they waited."""
-    bucket = Case(When(Q(first_message_at__isnull=True) | Q(succeeded_at__isnull=True), then=Value(UNTIMED)),
-                  *(When(waited__lt=timedelta(days=high), then=Value(n))
-                    for n, (_low, high, _label) in enumerate(TIME_TO_PAY_BUCKETS) if high is not None),
-                  default=Value(UNTIMED - 1), output_field=IntegerField())
-    rows = (_paid(scope).annotate(bucket=bucket)
-            .values_list("source", "dunning_level", "follow_up", "channel", "bucket")
-            .annotate(n=Count("id"), received=_sum("amount"), refunded=_sum("amount_refunded"))
-            .order_by())
+    """The range's paid payments, from their day counts (models.PaymentDay): by what they are
+    attributed to (the source, level and channel of the message that carried the paid link, and
+    whether it was a follow-up) and by how long they waited."""
+    rows = (PaymentDay.objects.filter(_days(scope))
+            .values_list("source", "level", "follow_up", "channel", "wait")
+            .annotate(n=Sum("payments"), received=_sum("received"), refunded=_sum("refunded")).order_by())
     found = PaidInRange(Collected(), Counter())
     result = found.collected
     for source, level, follow_up, channel, wait, n, received, refunded in rows:
         money = Money(n, received, refunded)
-        line = SourceLine(source, level if source == LinkSource.STATEMENT else None,
+        statement_level = level if source == LinkSource.STATEMENT and level != NO_LEVEL else None
+        line = SourceLine(source, statement_level,
                           follow_up if source == LinkSource.PAYMENT_REQUEST else None)
         result.by_source.setdefault(line, Money()).add(money)
         result.by_channel.setdefault(channel, Money()).add(money)
@@ -187,19 +179,12 @@ class FunnelRow:
     paid: int = 0
 
 
-def _links_counted(scope: Scope, marked: str) -> Counter:
-    """Links of the range's messages that were opened (marked="first_opened_at") or paid
-    ("paid_at"), by source and channel: a partial index each, one office at a time so that each
-    read is one index range."""
-    counts = Counter()
-    for practice in scope.practices:
-        start, end = scope.bounds(practice)
-        rows = (QuickPayLink.objects.filter(practice=practice, created_at__gte=start, created_at__lt=end,
-                                            **{f"{marked}__isnull": False})
-                .values_list("source", "channel").annotate(n=Count("*")).order_by())
-        for source, channel, n in rows:
-            counts[(source, channel)] += n
-    return counts
+def links_opened_and_paid(*, scope: Scope) -> dict[tuple[str, str], tuple[int, int]]:
+    """(source, channel) -> (opened, paid) among the links of the messages queued in the range,
+    from their day counts (models.LinkDay)."""
+    rows = (LinkDay.objects.filter(_days(scope)).values_list("source", "channel")
+            .annotate(opened=Sum("opened"), paid=Sum("paid")).order_by())
+    return {(source, channel): (opened, paid) for source, channel, opened, paid in rows}
 
 
 def funnel(*, scope: Scope) -> list[FunnelRow]:
@@ -219,10 +204,10 @@ def funnel(*, scope: Scope) -> list[FunnelRow]:
             target.sent += n
             if status == Status.DELIVERED:
                 target.delivered += n
-    for (source, channel), n in _links_counted(scope, "first_opened_at").items():
-        row(source, channel).opened += n
-    for (source, channel), n in _links_counted(scope, "paid_at").items():
-        row(source, channel).paid += n
+    for (source, channel), (opened, paid) in links_opened_and_paid(scope=scope).items():
+        if opened or paid:
+            target = row(source, channel)
+            target.opened, target.paid = opened, paid
     sources, channels = LinkSource.values, LinkChannel.values
     return sorted(rows.values(), key=lambda r: (sources.index(r.source) if r.source in sources else 99,
                                                 channels.index(r.channel) if r.channel in channels else 99))

@@ -20,8 +20,13 @@ class AnalyticsForm(forms.Form):
     offices = forms.ChoiceField(required=False, label="Offices",
                                 choices=[("current", "This office"), ("all", "All my offices")])
 
-    def __init__(self, *args, today: date, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data, *, today: date, **kwargs):
+        # The inputs show the range the page shows: missing dates are filled in as clean() would.
+        data = data.copy()
+        if not data.get("date_from") and not data.get("date_to"):
+            data["date_to"] = today.isoformat()
+            data["date_from"] = max(EARLIEST, today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        super().__init__(data, **kwargs)
         self.today = today
 
     def _day(self, name: str) -> date | None:

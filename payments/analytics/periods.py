@@ -7,6 +7,7 @@ office's time zone, so every figure of an office is the one its own page shows.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 # A range longer than this is shown by week, then by month (charts stay readable at 390 px).
 DAILY_UP_TO = 31
@@ -23,6 +24,13 @@ class Period:
         if self.start == self.end:
             return self.start.isoformat()
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+    @property
+    def short(self) -> str:
+        """As a chart's axis shows it: "Nov 7", "Nov 2", "Nov 2026" (a month from its first)."""
+        if self.start.day == 1 and (self.end + timedelta(days=1)).day == 1:
+            return f"{self.start:%b %Y}"
+        return f"{self.start:%b} {self.start.day}"
 
 
 def office_midnight(day: date, tz) -> datetime:
@@ -53,6 +61,12 @@ class Scope:
     date_from: date
     date_to: date  # included
     all_offices: bool = False
+
+    @property
+    def query(self) -> str:
+        """The query string that names this scope (the CSV links carry it)."""
+        return urlencode({"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+                          **({"offices": "all"} if self.all_offices else {})})
 
     @property
     def days(self) -> int:

@@ -31,15 +31,19 @@ class Table:
     foot: list | None = None
     chart: dict | None = None
     notes: list[str] = field(default_factory=list)
+    summary: list[tuple[str, object]] = field(default_factory=list)  # (label, value) under the table
 
     @property
     def cells(self) -> list[list[tuple]]:
-        """Each row as (value, column kind) pairs, for the template."""
-        return [list(zip(row, (c.kind for c in self.columns), strict=True)) for row in self.rows]
+        """Each row as (value, column kind, column label), for the template."""
+        return [self._cells(row) for row in self.rows]
 
     @property
     def foot_cells(self) -> list[tuple]:
-        return list(zip(self.foot, (c.kind for c in self.columns), strict=True)) if self.foot else []
+        return self._cells(self.foot) if self.foot else []
+
+    def _cells(self, row: list) -> list[tuple]:
+        return [(value, c.kind, c.label) for value, c in zip(row, self.columns, strict=True)]
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
@@ -112,22 +116,16 @@ def funnel_table(scope: Scope) -> Table:
 def time_to_pay_table(scope: Scope, paid: figures.PaidInRange | None = None) -> Table:
     found = figures.time_to_pay(scope=scope, paid=paid)
     rows = [[label, n, _rate(n, found.payments)] for label, n in found.buckets] if found.payments else []
-    notes = []
-    if found.payments:
-        notes.append(f"Median: {_days(found.median)} days from the first message to the payment, "
-                     f"over {found.payments} payment{'s' if found.payments != 1 else ''}.")
-    if found.without_message:
-        notes.append(f"{found.without_message} payment{'s' if found.without_message != 1 else ''} through "
-                     f"front-desk links had no message to count from.")
+    summary = [("Median (days)", _days(found.median)), ("Payments timed", found.payments),
+               ("Payments with no message (front desk)", found.without_message)] if found.payments else []
     return Table(
         "time_to_pay", "Time to pay",
         "From the first message of the paid link's statement, payment request or on-demand send to the "
         "payment.",
         [Column("Paid after", TEXT), Column("Payments"), Column("Share", PERCENT)], rows,
         "No payment in this range came through a message's link.",
-        foot=["Median (days)", _days(found.median), None] if found.payments else None,
         chart=_chart("bar", [r[0] for r in rows], [("Payments", [r[1] for r in rows])], "count")
-        if rows else None, notes=notes)
+        if rows else None, summary=summary)
 
 
 def delivery_table(scope: Scope) -> Table:
@@ -149,7 +147,7 @@ def delivery_table(scope: Scope) -> Table:
         [Column(scope.grain.capitalize(), TEXT), Column("Channel", TEXT), Column("Sent"), Column("Delivered"),
          Column("Undeliverable"), Column("Opted out"), Column("Delivered %", PERCENT)], rows,
         "No outreach message was sent and no address opted out in this range.",
-        chart=_chart("line", [p.label for p in periods], datasets, "percent") if rows else None)
+        chart=_chart("line", [p.short for p in periods], datasets, "percent") if rows else None)
 
 
 BUILDERS = {"sources": lambda scope: collected_tables(scope)[0],
@@ -178,7 +176,7 @@ def table_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.label for c in table.columns])
-    for row in [*table.rows, *([table.foot] if table.foot else [])]:
+    for row in [*table.rows, *([table.foot] if table.foot else []), *table.summary]:
         writer.writerow([_guarded(_plain(v)) for v in row])
     return out.getvalue()
 

@@ -14,7 +14,7 @@ def analytics(request):
     scope = form.scope(request) if form.is_valid() else None
     return render(request, "payments/analytics.html", {
         "form": form, "scope": scope, "tables": all_tables(scope) if scope else [],
-        "query": request.GET.urlencode() if scope else ""})
+        "query": scope.query if scope else ""})
 
 
 @practice_required

@@ -22,9 +22,11 @@ from .quickpay import (
     QuickPayOpen,
     SandboxCheckout,
 )
+from .rollups import LinkDay, PaymentDay
 
 __all__ = [
     "PAID_STATUSES", "Alert", "AlertDelivery", "AlertPreference", "AlertTimer", "Application",
-    "ApplicationEvent", "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkSource", "Payment",
-    "PaymentSettings", "PaymentStatus", "QuickPayLink", "QuickPayOpen", "SandboxCheckout",
+    "ApplicationEvent", "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkDay", "LinkSource",
+    "Payment", "PaymentDay", "PaymentSettings", "PaymentStatus", "QuickPayLink", "QuickPayOpen",
+    "SandboxCheckout",
 ]

@@ -32,7 +32,7 @@
           data: set.data,
           backgroundColor: palette[n % palette.length],
           borderColor: palette[n % palette.length],
-          spanGaps: true,
+          pointRadius: spec.type === "line" ? 3 : undefined,
         })),
       },
       options: {

@@ -177,9 +177,9 @@ def test_time_to_pay_median_and_distribution(client_of, world, history):
         ["Under a day", 2, "33.3"], ["1 to 2 days", 3, "50.0"], ["3 to 6 days", 1, "16.7"],
         ["1 to 2 weeks", 0, "0.0"], ["2 to 4 weeks", 0, "0.0"], ["4 to 8 weeks", 0, "0.0"],
         ["8 weeks or more", 0, "0.0"]]
-    assert str(tables["time_to_pay"].foot[1]) == "1.0"  # 25 hours, in days to a tenth
-    assert "Median: 1.0 days" in tables["time_to_pay"].notes[0]
-    assert "1 payment through front-desk links" in tables["time_to_pay"].notes[1]
+    # 25 hours, in days to a tenth; six payments timed; the QR code's payment had no message.
+    assert [(label, str(v)) for label, v in tables["time_to_pay"].summary] == [
+        ("Median (days)", "1.0"), ("Payments timed", "6"), ("Payments with no message (front desk)", "1")]
     assert history.a_payments["pr2"].first_message_at == ct(14)
 
 
@@ -249,6 +249,11 @@ def test_each_table_downloads_as_csv(client_of, world, history):
     with time_machine.travel(NOW, tick=False):
         funnel = client.get(reverse("payment_analytics_csv"), {**RANGE, "table": "funnel"}).content.decode()
     assert "Front desk (QR code),QR code,0,0,1,1,,," in funnel
+    with time_machine.travel(NOW, tick=False):
+        waits = client.get(reverse("payment_analytics_csv"), {**RANGE, "table": "time_to_pay"})
+    waits = waits.content.decode()
+    assert waits.splitlines()[-3:] == ["Median (days),1.0", "Payments timed,6",
+                                       "Payments with no message (front desk),1"]
 
 
 def test_the_page_links_each_csv_with_the_range_it_shows(client_of, world, history):
