@@ -51,6 +51,8 @@ def patient_detail(request, patient_id):
         "visits": selectors.patient_visits(patient=patient),
         "history": notifications_for_recipient(practice=request.practice, kind="patient",
                                                recipient_id=patient.pk),
+        # Parts other apps add (payments): settings.PATIENT_PANELS, each `panel(request, patient)`.
+        "panels": [import_string(path)(request, patient) for path in settings.PATIENT_PANELS],
     })
 
 

@@ -105,3 +105,42 @@ def quickpay_demo_seed() -> DemoResult:
     return DemoResult(practices=[practice], created=True, summary=(
         f"QuickPay demo: {guarantor.first_name} {guarantor.last_name[:1]}. owes ${balance.total:,}; "
         f"pay at {email_url} with card 4242 4242 4242 4242 (also in the Dev outbox)."))
+
+
+# --- bulk payment requests: today's list, two snoozes, a few requests, one undeliverable ---
+
+
+@transaction.atomic
+def bulk_requests_demo_seed() -> DemoResult:
+    """Downtown's list for today, with two guarantors snoozed and requests sent to three (one of
+    whom has nothing to send to, so the Undeliverable list has a row to fix)."""
+    from .bulk_requests.campaigns import Selection, payment_requests_send, selection_targets
+    from .bulk_requests.eligibility import Terms
+    from .bulk_requests.lists import request_list_make
+    from .bulk_requests.snoozes import snooze_create
+    from .models import PaymentRequestCampaign, SnoozeReason
+
+    practice = Practice.objects.filter(slug="bright-smiles-downtown").first()
+    if practice is None or not Patient.objects.filter(practice=practice).exists():
+        return DemoResult(practices=[], created=False)
+    summary = "Bulk payment requests: Payments > Bulk payment request, and Undeliverable."
+    if PaymentRequestCampaign.objects.filter(practice=practice).exists():
+        return DemoResult(practices=[practice], created=False, summary=summary)
+    request_list, _ = request_list_make(practice=practice)
+    terms = Terms.of(practice)
+    pending = selection_targets(request_list=request_list, terms=terms, selection=Selection(everyone=True))
+    if len(pending) < 5:
+        return DemoResult(practices=[practice], created=False)
+    unreachable = set(Patient.objects.filter(pk__in=pending, mobile_phone="", email="")
+                      .values_list("pk", flat=True))
+    reachable = [pk for pk in pending if pk not in unreachable]
+    snooze_create(practice=practice, actor=None, guarantor_ids=reachable[:1],
+                  until=terms.today + timedelta(days=7), reason=SnoozeReason.CLAIM_NOT_STARTED)
+    snooze_create(practice=practice, actor=None, guarantor_ids=reachable[1:2],
+                  until=terms.today + timedelta(days=14), reason=SnoozeReason.PERSONAL,
+                  note="pays on the 15th")
+    chosen = reachable[2:4] + sorted(unreachable)[:1]
+    plan = payment_requests_send(practice=practice, actor=None, request_list=request_list,
+                                 selection=Selection(ids=frozenset(chosen)))
+    return DemoResult(practices=[practice], created=True, summary=(
+        f"{summary} Today's list: {request_list.size} guarantors; 2 snoozed, {plan.campaigns} sent."))

@@ -6,6 +6,8 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
+from notifications.models import MessageTemplate
+
 from .checkout import AmountChoice
 from .models import Alert, AlertPreference, EventType, LinkChannel, LinkSource, PaymentSettings, PaymentStatus
 from .selectors import PaymentFilters, parse_payment_cursor
@@ -121,6 +123,30 @@ class ApplicationFilterForm(forms.Form):
     def alerted_since(self, now):
         wait = self.ALERTED.get(self.cleaned_data.get("alerted") or "")
         return now - wait if wait else None
+
+
+class PaymentRequestSettingsForm(forms.ModelForm):
+    """The bulk payment request part of the payment settings (saved by its own button): who is
+    on the list, how the messages go, and which payment-request templates they use."""
+
+    SUBMIT = "save_requests"
+    TEMPLATE_FIELDS = {"request_sms_template": "sms", "request_email_template": "email",
+                       "reminder_sms_template": "sms", "reminder_email_template": "email"}
+
+    class Meta:
+        model = PaymentSettings
+        fields = ["request_minimum", "request_aging", "request_include_claims", "request_reminders",
+                  "request_reminder_days", "request_list_hour", "request_hourly_cap", "request_sms_template",
+                  "request_email_template", "reminder_sms_template", "reminder_email_template"]
+
+    def __init__(self, *args, practice, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, channel in self.TEMPLATE_FIELDS.items():
+            field = self.fields[name]
+            field.queryset = MessageTemplate.objects.filter(practice=practice, purpose="payment_request",
+                                                            channel=channel).order_by("name", "id")
+            field.required, field.empty_label = True, None
+            field.error_messages["invalid_choice"] = "Choose one of this office's payment-request templates."
 
 
 class PaymentFilterForm(forms.Form):

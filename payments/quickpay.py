@@ -18,13 +18,14 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from patients.models import IS_GUARANTOR, ZERO, Patient
 from practices.services import audit_record
 
+from .bulk_insert import rows_insert
 from .models import LinkChannel, LinkSource, PaymentSettings, QuickPayLink, QuickPayOpen
 from .rollups import link_day_add
 
@@ -64,13 +65,16 @@ def link_payment_settings(link: QuickPayLink) -> PaymentSettings:
         return PaymentSettings(practice=link.practice)
 
 
+_SOURCES, _CHANNELS = frozenset(LinkSource.values), frozenset(LinkChannel.values)
+
+
 def _requests_check(practice, items: list[LinkRequest]) -> None:
     errors: list[str] = []
     keys = set()
     for n, item in enumerate(items):
-        if item.source not in LinkSource.values:
+        if item.source not in _SOURCES:
             errors.append(f"item {n}: source must be one of {', '.join(LinkSource.values)}")
-        if item.channel not in LinkChannel.values:
+        if item.channel not in _CHANNELS:
             errors.append(f"item {n}: channel must be one of {', '.join(LinkChannel.values)}")
         if not item.notification_key or len(item.notification_key) > 200:
             errors.append(f"item {n}: notification_key must be 1 to 200 characters")
@@ -89,8 +93,9 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     """Mint one link per item and return their absolute URLs, in the order of the items.
 
     Set-based: per chunk of 5,000, one query checks that every guarantor is one of the
-    practice's guarantors, one INSERT writes the links and one query confirms them, so 100,000
-    links are a few dozen statements. Mint in the same transaction as the outbox rows that carry
+    practice's guarantors and one INSERT writes the links (on PostgreSQL it also says which it
+    wrote; elsewhere one more query does),
+    so 100,000 links are a few dozen statements. Mint in the same transaction as the outbox rows that carry
     the links. A notification_key that already has a link keeps its first link (its token
     cannot be recovered) and gets "" in its place: the outbox row with that key, which exists
     already, carries the first link.
@@ -109,17 +114,22 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
         if missing := sorted(wanted - found)[:10]:
             raise ValidationError(f"not guarantors of {practice.slug}: {missing}")
         tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in chunk]
-        rows = [QuickPayLink(practice=practice, guarantor_id=item.guarantor_id, token_hash=token_hash(token),
-                             notification_key=item.notification_key, source=item.source,
-                             channel=item.channel, dunning_level=item.dunning_level, created_at=now,
-                             expires_at=expires_at)
-                for item, token in zip(chunk, tokens, strict=True)]
-        QuickPayLink.objects.bulk_create(rows, batch_size=MINT_CHUNK, ignore_conflicts=True)
-        stored = set(QuickPayLink.objects.filter(token_hash__in=[r.token_hash for r in rows])
-                     .values_list("token_hash", flat=True))
-        urls += [link_url(token) if row.token_hash in stored else ""
-                 for token, row in zip(tokens, rows, strict=True)]
+        hashes = [token_hash(token) for token in tokens]
+        rows = [(practice.pk, item.guarantor_id, digest, item.notification_key, item.source, item.channel,
+                 item.dunning_level, now, expires_at) for item, digest in zip(chunk, hashes, strict=True)]
+        written = rows_insert(QuickPayLink, _LINK_COLUMNS, rows, returning=("token_hash",),
+                              skip_conflicts=True)
+        if connection.vendor != "postgresql":  # bulk_create does not say which rows it skipped
+            written = QuickPayLink.objects.filter(token_hash__in=hashes).values_list("token_hash")
+        stored = {digest for (digest,) in written}
+        urls += [link_url(token) if digest in stored else "" for token, digest in zip(tokens, hashes,
+                                                                                      strict=True)]
     return urls
+
+
+_LINK_COLUMNS = ["practice", "guarantor", "token_hash", "notification_key", "source", "channel",
+                 "dunning_level",
+                 "created_at", "expires_at"]
 
 
 # What the page and the start of a payment read: the patient and practice rows are wide, and this

@@ -13,6 +13,7 @@ from practices.models import Membership, Practice
 from practices.services import audit_record
 
 from . import alerts
+from .bulk_requests.lists import request_list_hour_set
 from .models import Alert, AlertPreference, Application, ApplicationEvent, EventType
 
 
@@ -159,6 +160,8 @@ def payment_settings_update(*, form, practice: Practice, actor) -> list[str]:
     row = form.save(commit=False)
     row.practice = practice
     row.save()
+    if "request_list_hour" in changed:
+        request_list_hour_set(practice=practice, hour=row.request_list_hour)
     if changed:
         audit_record(practice=practice, actor=actor, action="payments.settings_changed",
                      target="payment settings", **{f: str(form.cleaned_data[f]) for f in changed})

@@ -8,7 +8,8 @@ succeeds, in one transaction:
    overwrites it at its next import), the oldest aging first, and remembers what it took;
    marks its link paid and keeps when the first message of its series went out (attribution.py);
    counts itself in the analytics' day counts (rollups.py);
-3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance);
+3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance), and
+   ends the guarantor's payment request campaign `paid` (its reminders will not send);
 4. queues a receipt email to the payer through the outbox;
 5. takes the practice's next change number, last, so the row lock that orders the numbers is
    held only for that statement and the commit (see Payment.change_seq and the payments API).
@@ -32,6 +33,7 @@ from patients.models import ZERO, Balance
 from patients.services import balances_changed_notify
 
 from .attribution import payment_attribute
+from .bulk_requests.campaigns import payment_request_campaigns_paid
 from .models import PAID_STATUSES, Gateway, Payment, PaymentSettings, PaymentStatus
 from .rollups import payment_day_add
 
@@ -149,6 +151,8 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     payment_day_add(payment=payment, time_zone=payment.practice.time_zone, payments=1, received=amount)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
+    payment_request_campaigns_paid(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
+                                   detail=f"payment {payment.pk} received")
     _receipt_queue(payment)
     payment.save(update_fields=["status", "succeeded_at", "failure_reason", "amount", "payment_intent_id",
                                 "charge_id", "payer_email", "balance_effect", "first_message_at",

@@ -9,13 +9,24 @@ from patients.selectors import guarantor_get
 from practices.access import admin_required, practice_required
 
 from . import quickpay, selectors, services
-from .forms import AlertPreferenceForm, ApplicationFilterForm, PaymentFilterForm, PaymentSettingsForm
+from .bulk_requests import selectors as request_selectors
+from .bulk_requests.eligibility import RULES, Terms
+from .bulk_requests.texts import request_templates_ensure, text_samples
+from .forms import (
+    AlertPreferenceForm,
+    ApplicationFilterForm,
+    PaymentFilterForm,
+    PaymentRequestSettingsForm,
+    PaymentSettingsForm,
+)
 from .models import Alert
 from .panels import NEW_LINK_SESSION_KEY
 
 
 @practice_required
 def index(request):
+    """The Payments dashboard: what to check daily about payment requests, and the payment-plan
+    applications (filtered by state, or by a recent alert: the portal dashboard's links)."""
     form = ApplicationFilterForm(request.GET)
     filters = ({"state": form.cleaned_data["state"], "alerted_since": form.alerted_since(timezone.now())}
                if form.is_valid() else {"state": "", "alerted_since": None})
@@ -23,8 +34,12 @@ def index(request):
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "payments/index.html", {"page": page, "form": form, "query": query.urlencode(),
-                                                   "filtered": any(filters.values())})
+    figures = (request_selectors.dashboard_figures(practice=request.practice,
+                                                   terms=Terms.of(request.practice))
+               if request.practice.addon_online_payments else None)
+    return render(request, "payments/index.html", {
+        "page": page, "figures": figures, "form": form, "query": query.urlencode(),
+        "filtered": any(filters.values())})
 
 
 @practice_required
@@ -100,10 +115,22 @@ def quickpay_link_revoke(request, link_id):
 
 @admin_required
 def payment_settings(request):
-    current = selectors.payment_settings_get(practice=request.practice)
-    form = PaymentSettingsForm(request.POST or None, instance=current)
-    if request.method == "POST" and form.is_valid():
-        changed = services.payment_settings_update(form=form, practice=request.practice, actor=request.user)
+    """Online payments and bulk payment requests: two forms on one page, each saved by its own
+    button."""
+    current = request_templates_ensure(request.practice)  # the Standard texts, the first time
+    posted = request.POST if request.method == "POST" else None
+    requests_posted = posted is not None and PaymentRequestSettingsForm.SUBMIT in posted
+    form = PaymentSettingsForm(None if requests_posted else posted, instance=current)
+    requests_form = PaymentRequestSettingsForm(posted if requests_posted else None, instance=current,
+                                               practice=request.practice)
+    saving = requests_form if requests_posted else form
+    if posted is not None and saving.is_valid():
+        changed = services.payment_settings_update(form=saving, practice=request.practice, actor=request.user)
         messages.success(request, "Payment settings saved." if changed else "Nothing changed.")
-        return redirect("payment_settings")
-    return render(request, "payments/payment_settings.html", {"form": form})
+        return redirect(reverse("payment_settings") + ("#bulk-requests" if requests_posted else ""))
+    return render(request, "payments/payment_settings.html", {
+        "form": form, "requests_form": requests_form, "rules": RULES,
+        "samples": text_samples(practice=request.practice),
+        "cap_warning": request_selectors.reminders_over_cap(
+            practice=request.practice, reminders=current.request_reminders,
+            days=current.request_reminder_days)})

@@ -71,7 +71,14 @@ def _object_args(world):
 
     [link_url] = quickpay_links_mint(practice=world.practice_a, items=[LinkRequest(
         guarantor_id=patient.pk, notification_key="url-walk", source="manual", channel="qr")])
+    from payments.models import ContactFix, PaymentRequestCampaign
     from payments.quickpay import quickpay_link_find
+
+    campaign = PaymentRequestCampaign.objects.create(
+        practice=world.practice_a, guarantor=patient, started_at=key.created_at,
+        started_on=key.created_at.date(),
+        state="undeliverable", state_at=key.created_at, undeliverable_reason="no_contact")
+    fix = ContactFix.objects.create(practice=world.practice_a, guarantor=patient, mobile_phone="+13125550199")
     from statements.models import BatchSource, StatementUpload
     from statements.profiles import standard_profile_create
     from statements.services import statement_batch_receive
@@ -100,6 +107,8 @@ def _object_args(world):
         "invitation_id": team_invite(practice=world.practice_a, email="new@example.test",
                                      role="staff", actor=world.admin_ab).pk,
         "link_id": quickpay_link_find(token=link_url.rsplit("/", 1)[1]).pk,
+        "campaign_id": campaign.pk,
+        "fix_id": fix.pk,
     }
 
 
@@ -225,7 +234,9 @@ def test_no_portal_url_answers_500_to_hostile_values_in_what_it_reads(client_of,
     from practices.models import Practice
 
     # The office furthest east of UTC: its midnight of 0001-01-01 is in the year 0 in UTC.
-    Practice.objects.filter(pk=world.practice_a.pk).update(time_zone="Pacific/Kiritimati")
+    # Online payments on: the screens behind that add-on read their inputs too.
+    Practice.objects.filter(pk=world.practice_a.pk).update(time_zone="Pacific/Kiritimati",
+                                                           addon_online_payments=True)
     client = client_of(world.admin_ab, office="lakeside")
     client.raise_request_exception = False
     errors, tried = [], set()

@@ -169,6 +169,7 @@ CELERY_BEAT_SCHEDULE = {
 # arguments and returning a short summary; apps add theirs here rather than importing each other.
 DUE_WORK = [
     "payments.alerts.due_timers_run",  # application alert timers and 08:00 digests
+    "payments.bulk_requests.hooks.bulk_requests_due",  # the day's request lists, campaigns' outcomes
     "notifications.due.due_list_repair",  # waiting messages that lost their due-list entry
     "notifications.dispatch.dispatch_due",
     "patients.services.patient_imports_sweep",  # imports stuck past PATIENT_IMPORT_STUCK_SECONDS
@@ -178,10 +179,12 @@ DUE_WORK = [
 
 # Asked just before each send, once per chunk of rows: `hook(rows)` answers {notification id:
 # (reason code, detail)} for messages no longer wanted (notifications/contact_policy.py).
-NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted"]
+NOTIFICATIONS_STILL_WANTED = ["statements.dunning.balance_notifications_still_wanted",
+                              "payments.bulk_requests.hooks.payment_requests_still_wanted"]
 # Called as `hook(practice_id, guarantor_ids, source)` inside the writer's transaction after
 # guarantors' balances were written: a PMS import ("pms_import"), a payment or a refund.
-BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed"]
+BALANCE_CHANGED_HOOKS = ["statements.dunning.dunning_balances_changed",
+                         "payments.bulk_requests.hooks.balances_changed"]
 # Called as `hook(practice)` by practices.services.practice_create for a new practice.
 PRACTICE_CREATED_HOOKS = ["statements.profiles.standard_profile_create"]
 # What a notification tag filter shows as: `label(practice, tag)` answers a label or None.
@@ -189,6 +192,8 @@ NOTIFICATIONS_TAG_LABELS = ["statements.selectors.notification_tag_label"]
 # Panels of the guarantor's account page that other apps add: `panel(request, guarantor)`
 # returns HTML (patients/views.py renders them in order).
 ACCOUNT_PANELS = ["payments.panels.account_panel", "statements.panels.account_panel"]
+# Parts of a patient's page that other apps add, the same way: `panel(request, patient)`.
+PATIENT_PANELS = ["payments.bulk_requests.panels.explainer_panel"]
 # The portal's home: `items(*, practice, membership, now)` returns the app's worklist items
 # (practices/dashboard.py), each figure from a selector that stays fast at any size.
 DASHBOARD_WORKLIST = ["payments.dashboard.worklist", "notifications.dashboard.worklist",
@@ -215,7 +220,7 @@ STATEMENT_UPLOAD_INLINE_ROWS = env_int("STATEMENT_UPLOAD_INLINE_ROWS", 2000, min
 # What `seed_demo` loads, in order: each app adds its own part of the demo data set.
 DEMO_SEEDERS = ["practices.demo.demo_seed", "patients.demo.demo_seed", "payments.demo.demo_seed",
                 "notifications.demo.demo_seed", "statements.demo.demo_seed",
-                "payments.demo.quickpay_demo_seed"]
+                "payments.demo.quickpay_demo_seed", "payments.demo.bulk_requests_demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -9,8 +9,23 @@ from .applications import (
     ApplicationEvent,
     EventType,
 )
+from .bulk_requests import (
+    NOT_RESENDABLE,
+    OPEN_STATES,
+    CampaignState,
+    ContactFix,
+    PaymentRequestCampaign,
+    RequestHour,
+    RequestList,
+    RequestListEntry,
+    Snooze,
+    SnoozeEnd,
+    SnoozeReason,
+    UndeliverableReason,
+)
 from .quickpay import (
     PAID_STATUSES,
+    REQUEST_MINIMUMS,
     Gateway,
     GatewayEvent,
     LinkChannel,
@@ -20,13 +35,16 @@ from .quickpay import (
     PaymentStatus,
     QuickPayLink,
     QuickPayOpen,
+    RequestAging,
     SandboxCheckout,
 )
 from .rollups import LinkDay, PaymentDay
 
 __all__ = [
-    "PAID_STATUSES", "Alert", "AlertDelivery", "AlertPreference", "AlertTimer", "Application",
-    "ApplicationEvent", "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkDay", "LinkSource",
-    "Payment", "PaymentDay", "PaymentSettings", "PaymentStatus", "QuickPayLink", "QuickPayOpen",
-    "SandboxCheckout",
+    "NOT_RESENDABLE", "OPEN_STATES", "PAID_STATUSES", "REQUEST_MINIMUMS", "Alert", "AlertDelivery",
+    "AlertPreference", "AlertTimer", "Application", "ApplicationEvent", "CampaignState", "ContactFix",
+    "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkDay", "LinkSource", "Payment",
+    "PaymentDay", "PaymentRequestCampaign", "PaymentSettings", "PaymentStatus", "QuickPayLink",
+    "QuickPayOpen", "RequestAging", "RequestHour", "RequestList", "RequestListEntry", "SandboxCheckout",
+    "Snooze", "SnoozeEnd", "SnoozeReason", "UndeliverableReason",
 ]

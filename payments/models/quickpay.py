@@ -13,6 +13,16 @@ from practices.models import Practice
 ZERO = Decimal("0.00")
 
 
+REQUEST_MINIMUMS = (15, 25, 50, 100, 150, 200, 250)
+
+
+class RequestAging(models.TextChoices):
+    CURRENT = "current", "Any balance"
+    OVER_30 = "over_30", "At least the minimum over 30 days old"
+    OVER_60 = "over_60", "At least the minimum over 60 days old"
+    OVER_90 = "over_90", "At least the minimum over 90 days old"
+
+
 class PaymentSettings(models.Model):
     """A practice's online-payment configuration (one row per practice, created on first use)."""
 
@@ -27,6 +37,40 @@ class PaymentSettings(models.Model):
     require_date_of_birth = models.BooleanField(
         "ask for the guarantor's date of birth", default=False,
         help_text="Before the QuickPay page shows anything about the account.")
+    # Bulk payment requests (payments/bulk_requests/): who is on the day's list, how the
+    # requests and their reminders go out.
+    request_minimum = models.PositiveSmallIntegerField(
+        "minimum balance to ask for", choices=[(n, f"${n}") for n in REQUEST_MINIMUMS], default=25,
+        help_text="Guarantors who owe more than this are on the list.")
+    request_aging = models.CharField(
+        "aging of the balance", max_length=8, choices=RequestAging.choices, default=RequestAging.CURRENT)
+    request_include_claims = models.BooleanField(
+        "include guarantors with outstanding insurance claims", default=False)
+    request_reminders = models.PositiveSmallIntegerField(
+        "follow-up reminders", choices=[(0, "None"), (1, "1"), (2, "2")], default=2)
+    request_reminder_days = models.PositiveSmallIntegerField(
+        "days between reminders", default=3, validators=[MinValueValidator(1), MaxValueValidator(30)])
+    request_list_hour = models.PositiveSmallIntegerField(
+        "the day's list is made at", choices=[(h, f"{h:02d}:00") for h in range(24)], default=7,
+        help_text="Office time.")
+    request_hourly_cap = models.PositiveIntegerField(
+        "requests sent per hour, at most", default=250,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="A send is spread over the hours it needs, inside the hours texts may go out.")
+    # The message templates (purpose payment_request) of the request and of its reminders, by
+    # channel; the Standard ones are made and chosen the first time they are needed.
+    request_sms_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="request by text", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    request_email_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="request by email", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    reminder_sms_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="reminders by text", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
+    reminder_email_template = models.ForeignKey(
+        "notifications.MessageTemplate", verbose_name="reminders by email", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+")
     # The last change number given to a payment of this practice (see Payment.change_seq). The
     # row is locked while a number is taken, so numbers commit in the order they are given.
     payments_seq = models.BigIntegerField(default=0, editable=False)

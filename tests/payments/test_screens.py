@@ -137,7 +137,9 @@ def test_bad_payment_settings_are_refused_naming_the_field(client_of, world, off
     response = client.post(reverse("payment_settings"), data)
     assert response.status_code == 200
     assert field in response.context["form"].errors
-    assert not PaymentSettings.objects.exists()
+    # Nothing of the refused form was saved (the page may have made the row with its defaults).
+    stored = list(PaymentSettings.objects.values_list("stripe_account_id", "link_expiry_days"))
+    assert stored in ([], [("", 60)])
 
 
 def test_a_succeeded_payment_shows_on_the_account(client_of, world, office):

@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('patients', '0004_patient_import_confirmed_at_and_stuck_sweep_index'),
-        ('payments', '0004_quickpay_links_and_payments'),
+        ('payments', '0005_bulk_payment_requests'),
         ('practices', '0004_addon_labels_from_the_registry'),
         ('notifications', '0009_errors_to_manage_index'),
     ]
