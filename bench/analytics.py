@@ -6,9 +6,9 @@ QuickPay payments over a year, on PostgreSQL.
 Starts its own PostgreSQL and Redis (bin/services) unless DATABASE_URL and REDIS_URL are set.
 Loads the year with set-based SQL (guarantors, notifications of every kind, channel and status,
 the QuickPay links their emails and texts carried, page openings, payments, opt-outs, payment-plan
-applications and alerts, weekly statement batches), plus a second office of 5% of that size for
-"all my offices". Then prints, each beside a plain `SELECT count(*)` of the notifications in the
-same run:
+applications and alerts, weekly statement batches, today's bulk payment-request list), plus a
+second office of 5% of that size for "all my offices". Then prints, each beside a plain
+`SELECT count(*)` of the notifications in the same run:
 - the dashboard's server time (goal: p50 under 100 ms);
 - the analytics page's server time for the last 30 days, the last year, and the last year of
   both offices (goal: p50 under 300 ms), and a CSV export;
@@ -93,7 +93,7 @@ def load_office(cursor, practice_id: int, *, notifications: int, payments: int, 
         CROSS JOIN LATERAL (SELECT now() - ((%(n)s - g) * %(step)s) * interval '1 second' AS at) t
         CROSS JOIN LATERAL (SELECT CASE WHEN g %% 20 < 14 THEN 'balance_notification'
                                         WHEN g %% 20 < 17 THEN 'payment_request'
-                                        WHEN g %% 20 = 17 THEN 'on_demand'
+                                        WHEN g %% 20 = 17 THEN 'balance_on_demand'
                                         WHEN g %% 20 = 18 THEN 'payment_receipt'
                                         ELSE 'application_alert' END AS kind) k
         CROSS JOIN LATERAL (SELECT CASE WHEN k.kind IN ('payment_receipt', 'application_alert') THEN 'email'
@@ -115,11 +115,12 @@ def load_office(cursor, practice_id: int, *, notifications: int, payments: int, 
         INSERT INTO payments_quickpaylink (practice_id, guarantor_id, token_hash, notification_key, source,
             channel, dunning_level, created_at, expires_at, dob_failures)
         SELECT practice_id, recipient_id, md5(idempotency_key) || md5(idempotency_key || 'x'),
-               idempotency_key, CASE kind WHEN 'balance_notification' THEN 'statement' ELSE kind END,
+               idempotency_key, CASE kind WHEN 'balance_notification' THEN 'statement'
+                                         WHEN 'balance_on_demand' THEN 'on_demand' ELSE kind END,
                channel, CASE WHEN kind = 'balance_notification' THEN 1 + id %% 3 END,
                created_at, created_at + interval '60 days', 0
         FROM notifications_notification
-        WHERE practice_id = %s AND kind IN ('balance_notification', 'payment_request', 'on_demand')
+        WHERE practice_id = %s AND kind IN ('balance_notification', 'payment_request', 'balance_on_demand')
           AND channel IN ('email', 'sms')
         """, [practice_id])
     cursor.execute("SELECT count(*) FROM payments_quickpaylink WHERE practice_id = %s", [practice_id])
@@ -177,6 +178,53 @@ def load_office(cursor, practice_id: int, *, notifications: int, payments: int, 
         """, [practice_id])
 
 
+def load_requests(cursor, practice_id: int, *, size: int) -> None:
+    """Today's bulk payment-request list of `size` guarantors with balances: 10% already asked (an
+    open campaign), 1% undeliverable, 2% snoozed until today (pending again) and 2% for a month."""
+    log(f"requests: today's list of {size:,}")
+    cursor.execute(
+        """
+        CREATE TEMPORARY TABLE bench_listed AS
+        SELECT id, row_number() OVER (ORDER BY id) AS n FROM patients_patient
+        WHERE practice_id = %s ORDER BY id LIMIT %s
+        """, [practice_id, size])
+    cursor.execute(
+        """
+        INSERT INTO patients_balance (practice_id, guarantor_id, total, amount_due, aging_current,
+            aging_31_60, aging_61_90, aging_91_120, aging_over_120, in_collections, on_payment_plan,
+            outstanding_claims, as_of, updated_at)
+        SELECT %s, id, t.total, t.total, 0, 0, 0, 0, t.total, false, false, 0, now(), now()
+        FROM bench_listed CROSS JOIN LATERAL (SELECT 100 + n %% 900 AS total) t
+        """, [practice_id])
+    cursor.execute(
+        """
+        INSERT INTO payments_paymentrequestcampaign (practice_id, guarantor_id, started_at, started_on,
+            state, state_at, channel, address, attempt, reminders, fixed_number, undeliverable_reason,
+            undeliverable_detail, request_at, ends_at)
+        SELECT %s, id, now() - interval '2 days', CURRENT_DATE - 2,
+               CASE WHEN n %% 100 = 10 THEN 'undeliverable' ELSE 'active' END, now(), 'sms', '', 1, 2, false,
+               CASE WHEN n %% 100 = 10 THEN 'unreachable' ELSE '' END, '', now() - interval '2 days',
+               CASE WHEN n %% 100 = 10 THEN NULL ELSE now() + interval '6 days' END
+        FROM bench_listed WHERE n %% 100 < 11
+        """, [practice_id])
+    cursor.execute(
+        """
+        INSERT INTO payments_snooze (practice_id, guarantor_id, until, reason, note, created_at, ended_reason)
+        SELECT %s, id, CASE WHEN n %% 100 < 13 THEN CURRENT_DATE ELSE CURRENT_DATE + 30 END, 'hsa_card', '',
+               now(), ''
+        FROM bench_listed WHERE n %% 100 BETWEEN 11 AND 14
+        """, [practice_id])
+    cursor.execute(
+        """
+        INSERT INTO payments_requestlist (practice_id, day, due_at, made_at, size)
+        VALUES (%s, CURRENT_DATE, now(), now(), %s) RETURNING id
+        """, [practice_id, size])
+    list_id = cursor.fetchone()[0]
+    cursor.execute("INSERT INTO payments_requestlistentry (request_list_id, guarantor_id, position) "
+                   "SELECT %s, id, n FROM bench_listed", [list_id])
+    cursor.execute("DROP TABLE bench_listed")
+
+
 def load(opts) -> tuple:
     from django.db import connection
     from django.utils import timezone
@@ -206,6 +254,7 @@ def load(opts) -> tuple:
         load_office(cursor, main.pk, notifications=opts.notifications, payments=opts.payments, prefix="main")
         load_office(cursor, north.pk, notifications=opts.notifications // 20, payments=opts.payments // 20,
                     prefix="north")
+        load_requests(cursor, main.pk, size=opts.request_list)
     from notifications.counts import notification_counts_compact
 
     t = time.perf_counter()
@@ -274,6 +323,7 @@ def main():
     parser.add_argument("--notifications", type=int, default=1_000_000)
     parser.add_argument("--payments", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--request-list", type=int, default=5000, help="guarantors on today's request list")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the data of an earlier run on the same DATABASE_URL")
     parser.add_argument("--statements", action="store_true", help="print every statement's plan time")

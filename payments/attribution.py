@@ -32,6 +32,21 @@ def link_attribution(link: QuickPayLink) -> dict:
             "follow_up": follow_up}
 
 
+def series_first_sent(*, practice_id: int, series: dict[str, list[str]]) -> dict[str, datetime]:
+    """{key: the earliest send among the messages keyed series[key]}, for the hooks: one query
+    for every series, by the outbox's unique keys."""
+    every = {k for keys in series.values() for k in keys}
+    sent = dict(Notification.objects.filter(practice_id=practice_id, sent_at__isnull=False,
+                                            idempotency_key__in=every)
+                .values_list("idempotency_key", "sent_at")) if every else {}
+    found = {}
+    for key, keys in series.items():
+        times = [sent[k] for k in keys if k in sent]
+        if times:
+            found[key] = min(times)
+    return found
+
+
 def first_messages_at(*, practice_id: int, keys: list[str]) -> dict[str, datetime]:
     """{key: when the first message of its series was sent} for the keys whose series has a
     sent message; keys of no message (a front-desk QR code) are left out."""

@@ -1,4 +1,5 @@
-"""The dashboard's payment items: recent payment-plan alerts, approvals waiting, payments received,
+"""The dashboard's payment items: recent payment-plan alerts, approvals waiting, today's bulk
+payment-request list (pending, snoozes ending today, undeliverable to fix), payments received,
 and (admins) online payments switched on without a Stripe account. See practices/dashboard.py."""
 
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from django.urls import reverse
 from practices.dashboard import WorkItem, office_day_start, office_week_start
 from practices.templatetags.portal import money
 
+from .bulk_requests.eligibility import Terms
+from .bulk_requests.selectors import ToDo, requests_to_do
 from .models import PAID_STATUSES, Alert, AlertTimer, Application, EventType, Payment
 from .selectors import payment_settings_get
 
@@ -60,6 +63,24 @@ def _days_link(start: datetime, end: datetime, tz) -> str:
     return f"{reverse('payment_list')}?{urlencode(query)}"
 
 
+# Pending requests are counted up to this many, then "1,000+": each entry is asked every rule.
+PENDING_CAP = 1000
+
+
+def _request_items(today: ToDo) -> list[WorkItem]:
+    lists = reverse("payment_requests")
+    on_list = (f"of {today.list_size:,} on today's list" if today.list_made
+               else "today's list is not made yet")
+    return [
+        WorkItem("todo", 40, "requests-pending", "Payment requests to send", f"{lists}?tab=pending",
+                 count=min(today.pending, PENDING_CAP), capped=today.pending > PENDING_CAP, note=on_list),
+        WorkItem("todo", 50, "snoozes-ending", "Snoozes ending today", f"{lists}?tab=pending",
+                 count=today.snoozes_ending_today, note="back on the list"),
+        WorkItem("todo", 60, "requests-undeliverable", "Undeliverable requests to fix",
+                 reverse("payment_requests_undeliverable"), count=today.undeliverable),
+    ]
+
+
 def worklist(*, practice, membership, now: datetime) -> list[WorkItem]:
     tz = practice.tz
     alerts = alerts_recent(practice=practice, now=now)
@@ -81,6 +102,9 @@ def worklist(*, practice, membership, now: datetime) -> list[WorkItem]:
                  _days_link(week, tomorrow, tz), count=this_week.count, figure=money(this_week.amount),
                  note=f"{this_week.count} payment{'s' if this_week.count != 1 else ''} since Monday"),
     ]
+    if practice.addon_online_payments:
+        terms = Terms.of(practice, today=now.astimezone(tz).date())
+        items += _request_items(requests_to_do(practice=practice, terms=terms, pending_cap=PENDING_CAP))
     if membership.is_admin and stripe_account_missing(practice=practice):
         items.append(WorkItem("setup", 30, "setup-stripe", "Online payments are on without a Stripe account",
                               reverse("payment_settings"), count=1,

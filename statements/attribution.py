@@ -3,7 +3,7 @@ through the link of any of them counts its time to pay from the first of them th
 
 from datetime import datetime
 
-from notifications.models import Notification
+from payments.attribution import series_first_sent
 
 from .models import Statement
 
@@ -19,17 +19,7 @@ def statement_id_of(key: str) -> int | None:
 def statement_first_messages(practice_id: int, keys: list[str]) -> dict[str, datetime]:
     wanted = {key: statement_id_of(key) for key in keys}
     wanted = {key: statement for key, statement in wanted.items() if statement is not None}
-    if not wanted:
-        return {}
     statements = Statement.objects.filter(practice_id=practice_id, pk__in=set(wanted.values()))
-    keys_of = {s.pk: s.keys for s in statements.only("id", "steps")}
-    sent = dict(Notification.objects.filter(
-        practice_id=practice_id, sent_at__isnull=False,
-        idempotency_key__in=[k for series in keys_of.values() for k in series])
-        .values_list("idempotency_key", "sent_at"))
-    found = {}
-    for key, statement in wanted.items():
-        times = [sent[k] for k in keys_of.get(statement, []) if k in sent]
-        if times:
-            found[key] = min(times)
-    return found
+    keys_of = {s.pk: s.keys for s in statements.only("id", "steps")} if wanted else {}
+    return series_first_sent(practice_id=practice_id,
+                             series={key: keys_of.get(statement, []) for key, statement in wanted.items()})

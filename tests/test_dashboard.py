@@ -19,6 +19,9 @@ from tests.statements.conftest import item, receive
 from tests.statements.conftest import make_guarantor as statement_guarantor
 
 CHICAGO = ZoneInfo("America/Chicago")
+# Online payments are on, no request list made yet: the bulk-request items are there, at 0
+# (tests/payments/requests/test_screens.py counts them).
+NO_REQUEST_WORK = {"requests-pending": (0, ""), "snoozes-ending": (0, ""), "requests-undeliverable": (0, "")}
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=ZoneInfo("UTC"))  # Wednesday 09:00 in Chicago
 
 
@@ -103,7 +106,8 @@ def test_the_worklist_counts_what_the_office_has_to_do_today(client_of, world, o
     items, body = dashboard(client_of(world.staff_a))
     assert {key: (i.count, i.figure) for key, i in items.items()} == {
         "alerts-recent": (2, ""), "approvals-open": (2, ""), "errors": (3, ""),
-        "payments-today": (1, "$40.00"), "payments-week": (2, "$100.00"), "statements-week": (3, "")}
+        "payments-today": (1, "$40.00"), "payments-week": (2, "$100.00"), "statements-week": (3, ""),
+        **NO_REQUEST_WORK}
     assert items["alerts-recent"].note == "1 payment plan activated, 1 declined application"
     assert items["statements-week"].note == "in 2 batches since Monday"
     assert 'data-testid="errors-figure">3<' in body and 'data-testid="payments-week-figure">$100.00<' in body
@@ -163,7 +167,8 @@ def test_another_office_sees_only_its_own_rows(client_of, world, office, setting
     items, body = dashboard(client_of(world.admin_ab, office="hillcrest"))
     assert {key: (i.count, i.figure) for key, i in items.items()} == {
         "alerts-recent": (1, ""), "approvals-open": (1, ""), "errors": (1, ""),
-        "payments-today": (1, "$300.00"), "payments-week": (1, "$300.00"), "statements-week": (0, "")}
+        "payments-today": (1, "$300.00"), "payments-week": (1, "$300.00"), "statements-week": (0, ""),
+        **NO_REQUEST_WORK}
     assert 'data-testid="setup-clear"' in body  # B's admin: nothing missing (the default sender serves)
 
 

@@ -199,13 +199,15 @@ PATIENT_PANELS = ["payments.bulk_requests.panels.explainer_panel"]
 DASHBOARD_WORKLIST = ["payments.dashboard.worklist", "notifications.dashboard.worklist",
                       "statements.dashboard.worklist"]
 # Recovery analytics (payments/analytics/): the outbox kinds of the messages each QuickPay link
-# source sends, so the funnel's messages are counted from the outbox's counters by kind.
-ANALYTICS_SOURCE_KINDS = {"statement": ["balance_notification"], "on_demand": ["on_demand"],
+# source sends, so the funnel's messages are counted from the outbox's counters by kind (an
+# on-demand balance message is queued with kind "balance_on_demand").
+ANALYTICS_SOURCE_KINDS = {"statement": ["balance_notification"], "on_demand": ["balance_on_demand"],
                           "payment_request": ["payment_request"]}
 # When a paid link's message belongs to a series (a statement's cadence, a campaign's request
 # and follow-ups), `hook(practice_id, keys)` answers {key: when the series' first message was
 # sent} for the keys it knows; other messages count from their own send (payments/attribution.py).
-PAYMENT_FIRST_MESSAGE_HOOKS = ["statements.attribution.statement_first_messages"]
+PAYMENT_FIRST_MESSAGE_HOOKS = ["statements.attribution.statement_first_messages",
+                               "payments.bulk_requests.attribution.campaign_first_messages"]
 
 # Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
 # the web request; larger ones by the worker. An import still checking or importing after

@@ -93,7 +93,7 @@ def history(world) -> History:
     r2 = link(a, ga, "payreq:1:1:1", source="payment_request", channel="sms", at=ct(14))
     pr2 = pay(r2, "40.00", ct(15))
     # An on-demand email (Nov 16, paid $25 an hour later) and a front-desk QR code (Nov 17, $10).
-    message(a, ga, "od:1", kind="on_demand", channel="email", status="delivered", at=ct(16))
+    message(a, ga, "od:1", kind="balance_on_demand", channel="email", status="delivered", at=ct(16))
     o1 = link(a, ga, "od:1", source="on_demand", channel="email", at=ct(16))
     po1 = pay(o1, "25.00", ct(16, 11))
     q1 = link(a, ga, "front-desk:1", source="manual", channel="qr", at=ct(17))
