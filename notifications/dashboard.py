@@ -11,9 +11,9 @@ from practices.dashboard import WorkItem
 
 from .selectors import Filters, messaging_settings_get, notification_list
 
-# Counted up to this many, then "1,000+": the rows Manage errors lists, read newest first by
+# Counted up to this many, then "200+": the rows Manage errors lists, read newest first by
 # an index and stopped there, so a backlog of any size costs the same.
-ERRORS_CAP = 1000
+ERRORS_CAP = 200
 # Add-ons whose messages include texts (and calls, for voice).
 TEXTING_ADDONS = ("balance_notifications", "on_demand")
 

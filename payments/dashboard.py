@@ -63,8 +63,9 @@ def _days_link(start: datetime, end: datetime, tz) -> str:
     return f"{reverse('payment_list')}?{urlencode(query)}"
 
 
-# Pending requests are counted up to this many, then "1,000+": each entry is asked every rule.
-PENDING_CAP = 1000
+# Pending requests are counted up to this many, then "200+" (the list shows them all): each
+# entry is asked every rule, so the count reads at most this many entries.
+PENDING_CAP = 200
 
 
 def _request_items(today: ToDo) -> list[WorkItem]:

@@ -31,7 +31,7 @@ class WorkItem:
     count: int = 0  # what needs doing (todo, setup) or what came in (activity)
     figure: str = ""  # how the count reads when it is not a plain number ("$1,250.00")
     note: str = ""
-    capped: bool = False  # the count stopped at a limit: "1,000+"
+    capped: bool = False  # the count stopped at a limit: "200+"
 
     @property
     def attention(self) -> bool:

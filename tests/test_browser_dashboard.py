@@ -74,7 +74,7 @@ def test_the_dashboard_leads_to_the_work_and_analytics_export_what_they_show(pag
     page.get_by_role("link", name="Payments received this week").click()
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
     shoot(page, "dashboard-payments-week")
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     expect(page.get_by_test_id("payments-today")).to_be_visible()
 
     page.get_by_role("link", name="Recovery analytics").click()

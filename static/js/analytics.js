@@ -20,7 +20,8 @@
     if (horizontal) canvas.parentElement.style.height = `${Math.max(140, rows * 34 + 50)}px`;
     const valueAxis = {
       beginAtZero: true,
-      ticks: { callback: (value) => format(spec.unit, value) },
+      // Counts of messages and payments are whole: no 0.5 payment on the axis.
+      ticks: { callback: (value) => format(spec.unit, value), ...(spec.unit === "count" ? { precision: 0 } : {}) },
       ...(spec.unit === "percent" ? { max: 100 } : {}),
     };
     new window.Chart(canvas, {

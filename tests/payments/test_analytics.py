@@ -296,6 +296,11 @@ def test_the_default_range_is_the_last_30_days_in_office_time(client_of, world):
     ({"date_from": "2026-11-01\x00"}, "date_from", "valid date"),
     ({"date_to": "9" * 5000}, "date_to", "valid date"),
     ({"offices": "everyone"}, "offices", "valid choice"),
+    ({"date_from": "2026-02-29"}, "date_from", "valid date"),  # not a leap year
+    ({"date_from": "2026-11-01T00:00:00+14:00"}, "date_from", "valid date"),
+    ({"date_to": str(2**64)}, "date_to", "valid date"),
+    ({"date_from": "2000-01-01", "date_to": "2001-01-01"}, "date_to", "at most 366 days"),  # 367
+    ({"offices": "all\x00"}, "offices", "valid choice"),
 ])
 def test_a_bad_range_is_named_and_shows_no_figures(client_of, world, query, field, words):
     client = client_of(world.staff_a)
@@ -304,6 +309,19 @@ def test_a_bad_range_is_named_and_shows_no_figures(client_of, world, query, fiel
     assert words in " ".join(response.context["form"].errors[field])
     export = client.get(reverse("payment_analytics_csv"), {**query, "table": "sources"})
     assert export.status_code == 400 and f"{field}:" in export.content.decode()
+
+
+@pytest.mark.parametrize(("query", "shown"), [
+    ({"date_from": "2024-02-29", "date_to": "2025-02-28"}, ("2024-02-29", "2025-02-28")),  # 366 days
+    ({"date_from": "2000-01-01", "date_to": "2000-12-31"}, ("2000-01-01", "2000-12-31")),  # leap year
+    ({"date_from": "2999-12-31"}, ("2999-12-31", "2999-12-31")),  # 30 days, cut at the last day
+    ({"date_to": "2000-01-05"}, ("2000-01-01", "2000-01-05")),  # 30 days, cut at the first day
+])
+def test_ranges_at_the_calendar_edges_are_shown(client_of, world, query, shown):
+    response = client_of(world.staff_a).get(reverse("payment_analytics"), query)
+    assert response.status_code == 200 and not response.context["form"].errors
+    scope = response.context["scope"]
+    assert (scope.date_from.isoformat(), scope.date_to.isoformat()) == shown
 
 
 @pytest.mark.parametrize("table", ["", "payments", "sources\x00", "../sources", str(2**64)])
