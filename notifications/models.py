@@ -117,6 +117,11 @@ class Notification(models.Model):
             models.Index(fields=["practice", "-created_at", "-id"], name="notif_history_idx"),
             models.Index(fields=["practice", "status", "-created_at", "-id"],
                          name="notif_status_idx"),
+            # Manage errors and the dashboard's count of it: only the errors still to manage, so
+            # their number, not the history's, sets the cost (and only they write this index).
+            models.Index(fields=["practice", "-created_at", "-id"], name="notif_errors_idx",
+                         condition=Q(status__in=["undeliverable_retry", "undeliverable_permanent",
+                                                 "delivery_error", "queueing_error"], archived=False)),
             # One recipient's rows: the frequency cap (SMS/voice sends in a window, by sent_at),
             # the recipient filter of the history, a patient's history panel, a statement's
             # messages, whether an error was followed by a successful send (Manage errors).

@@ -121,10 +121,13 @@ def _matching(*, practice, view: str, filters: Filters) -> dict:
 def _resolved_by_a_later_send():
     """An error row whose recipient got a later message on the same channel (sent or
     delivered): the contact details were corrected, so it leaves Manage errors by itself."""
+    # A message created later was sent later still: saying so (sent_at, the recipient index's
+    # last column) makes each check an index range over the person's later sends only.
     return Exists(Notification.objects.filter(
         practice_id=OuterRef("practice_id"), recipient_kind=OuterRef("recipient_kind"),
         recipient_id=OuterRef("recipient_id"), channel=OuterRef("channel"),
-        status__in=[Status.SENT, Status.DELIVERED], created_at__gt=OuterRef("created_at")))
+        status__in=[Status.SENT, Status.DELIVERED], created_at__gt=OuterRef("created_at"),
+        sent_at__gt=OuterRef("created_at")))
 
 
 def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Notification]:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .attribution import link_attribution
 from .gateways import CheckoutRequest, GatewayUnavailable, gateway
 from .models import Payment, PaymentStatus
 from .quickpay import PageState, QuickPayPage, link_payment_settings
@@ -63,7 +64,7 @@ def payment_start(*, page: QuickPayPage, amount: Decimal, payer_email: str, atte
             payment, created = Payment.objects.get_or_create(link=link, attempt=attempt, defaults={
                 "practice": link.practice, "guarantor": link.guarantor, "amount": amount,
                 "gateway": engine.name, "stripe_account_id": settings_row.stripe_account_id,
-                "payer_email": payer_email})
+                "payer_email": payer_email, **link_attribution(link)})
     except IntegrityError:  # the same attempt posted twice at once: the first one stands
         payment = Payment.objects.get(link=link, attempt=attempt)
         created = False

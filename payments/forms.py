@@ -9,7 +9,7 @@ from django.utils import timezone
 from notifications.models import MessageTemplate
 
 from .checkout import AmountChoice
-from .models import Alert, AlertPreference, LinkChannel, LinkSource, PaymentSettings, PaymentStatus
+from .models import Alert, AlertPreference, EventType, LinkChannel, LinkSource, PaymentSettings, PaymentStatus
 from .selectors import PaymentFilters, parse_payment_cursor
 
 
@@ -111,6 +111,18 @@ class PaymentSettingsForm(forms.ModelForm):
 
     def clean_stripe_account_id(self) -> str:
         return self.cleaned_data["stripe_account_id"].strip()
+
+
+class ApplicationFilterForm(forms.Form):
+    ALERTED = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *EventType.choices])
+    alerted = forms.ChoiceField(required=False, label="Alerts", choices=[
+        ("", "Any time"), ("24h", "Alerted in the last 24 hours"), ("7d", "Alerted in the last 7 days")])
+
+    def alerted_since(self, now):
+        wait = self.ALERTED.get(self.cleaned_data.get("alerted") or "")
+        return now - wait if wait else None
 
 
 class PaymentRequestSettingsForm(forms.ModelForm):

@@ -31,6 +31,7 @@ from patients.models import IS_GUARANTOR, ZERO, Patient
 from practices.services import audit_record
 
 from .models import LinkChannel, LinkSource, PaymentSettings, QuickPayLink, QuickPayOpen
+from .rollups import link_day_add
 
 TOKEN_BYTES = 16  # 128 bits
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{22}"  # noqa: S105 - the shape of a token, not a secret
@@ -247,7 +248,14 @@ def quickpay_front_desk_link(*, practice, guarantor: Patient, actor) -> str:
 
 
 def quickpay_open_record(*, link: QuickPayLink) -> None:
-    QuickPayOpen.objects.create(link=link)
+    """Each opening of the page is a row (the link and the time: nothing about the visitor);
+    the first also marks the link opened, the funnel's step, and counts it in its day (analytics)."""
+    opening = QuickPayOpen.objects.create(link=link)
+    if link.first_opened_at is None:
+        with transaction.atomic():
+            if QuickPayLink.objects.filter(pk=link.pk, first_opened_at__isnull=True).update(
+                    first_opened_at=opening.opened_at):
+                link_day_add(link=link, time_zone=link.practice.time_zone, opened=1)
 
 
 # --- what the page may show ---

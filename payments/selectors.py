@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -25,8 +25,18 @@ from .models import (
 )
 
 
-def applications(*, practice: Practice) -> QuerySet[Application]:
-    return Application.objects.filter(practice=practice).order_by("-state_at", "-pk")
+def applications(*, practice: Practice, state: str = "", alerted_since: datetime | None = None
+                 ) -> QuerySet[Application]:
+    """The office's applications, latest change first; only those in `state`, or with an alert
+    fired since `alerted_since` (the dashboard's links), when given."""
+    qs = Application.objects.filter(practice=practice)
+    if state:
+        qs = qs.filter(state=state)
+    if alerted_since is not None:
+        qs = qs.filter(Exists(AlertTimer.objects.filter(
+            practice=practice, application=OuterRef("pk"), status=AlertTimer.Status.FIRED,
+            fired_at__gt=alerted_since)))
+    return qs.order_by("-state_at", "-pk")
 
 
 def application_get(*, practice: Practice, pk) -> Application:

@@ -6,6 +6,8 @@ succeeds, in one transaction:
 1. is locked and moves to succeeded (once: a second report of the same success changes nothing);
 2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
    overwrites it at its next import), the oldest aging first, and remembers what it took;
+   marks its link paid and keeps when the first message of its series went out (attribution.py);
+   counts itself in the analytics' day counts (rollups.py);
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance), and
    ends the guarantor's payment request campaign `paid` (its reminders will not send);
 4. queues a receipt email to the payer through the outbox;
@@ -31,8 +33,10 @@ from notifications.services import Outgoing, notifications_schedule_many
 from patients.models import ZERO
 from patients.services import balances_changed_notify
 
+from .attribution import payment_attribute
 from .bulk_requests.campaigns import payment_request_campaigns_paid
 from .models import PAID_STATUSES, Gateway, Payment, PaymentStatus
+from .rollups import payment_day_add
 from .settlement_rows import balance_locked, balance_write, payment_locked, payment_write_numbered
 
 logger = logging.getLogger(__name__)
@@ -122,13 +126,16 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     if not payment.payer_email and payer_email:
         payment.payer_email = payer_email[:254]
     payment.balance_effect = _balance_take(payment, amount)
+    payment_attribute(payment)
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, payments=1, received=amount)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
     payment_request_campaigns_paid(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                                    detail=f"payment {payment.pk} received")
     _receipt_queue(payment)
     payment_write_numbered(payment, ["status", "succeeded_at", "failure_reason", "amount",
-                                     "payment_intent_id", "charge_id", "payer_email", "balance_effect"])
+                                     "payment_intent_id", "charge_id", "payer_email", "balance_effect",
+                                     "first_message_at"])
     return True
 
 
@@ -183,6 +190,7 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
     if delta <= 0:
         return payment
     _balance_give_back(payment, delta / payment.amount)
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, refunded=delta)
     payment.amount_refunded = refunded
     payment.status = (PaymentStatus.REFUNDED if refunded >= payment.amount
                       else PaymentStatus.PARTIALLY_REFUNDED)

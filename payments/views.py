@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from patients.selectors import guarantor_get
@@ -11,7 +12,13 @@ from . import quickpay, selectors, services
 from .bulk_requests import selectors as request_selectors
 from .bulk_requests.eligibility import RULES, Terms
 from .bulk_requests.texts import request_templates_ensure, text_samples
-from .forms import AlertPreferenceForm, PaymentFilterForm, PaymentRequestSettingsForm, PaymentSettingsForm
+from .forms import (
+    AlertPreferenceForm,
+    ApplicationFilterForm,
+    PaymentFilterForm,
+    PaymentRequestSettingsForm,
+    PaymentSettingsForm,
+)
 from .models import Alert
 from .panels import NEW_LINK_SESSION_KEY
 
@@ -19,12 +26,20 @@ from .panels import NEW_LINK_SESSION_KEY
 @practice_required
 def index(request):
     """The Payments dashboard: what to check daily about payment requests, and the payment-plan
-    applications."""
-    page = Paginator(selectors.applications(practice=request.practice), 50).get_page(request.GET.get("page"))
+    applications (filtered by state, or by a recent alert: the portal dashboard's links)."""
+    form = ApplicationFilterForm(request.GET)
+    filters = ({"state": form.cleaned_data["state"], "alerted_since": form.alerted_since(timezone.now())}
+               if form.is_valid() else {"state": "", "alerted_since": None})
+    rows = selectors.applications(practice=request.practice, **filters)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     figures = (request_selectors.dashboard_figures(practice=request.practice,
                                                    terms=Terms.of(request.practice))
                if request.practice.addon_online_payments else None)
-    return render(request, "payments/index.html", {"page": page, "figures": figures})
+    return render(request, "payments/index.html", {
+        "page": page, "figures": figures, "form": form, "query": query.urlencode(),
+        "filtered": any(filters.values())})
 
 
 @practice_required

@@ -6,11 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .access import admin_required, practice_required
+from .dashboard import worklist
 from .forms import (
     ApiKeyCreateForm,
     EmailAuthenticationForm,
@@ -59,8 +61,11 @@ def _error_text(exc: ValidationError) -> str:
 
 @practice_required
 def dashboard(request):
+    now = timezone.now()
+    sections = worklist(practice=request.practice, membership=request.membership, now=now)
     return render(request, "practices/dashboard.html", {
-        "team_size": selectors.team_members(practice=request.practice).count(),
+        "sections": sections, "today": timezone.localdate(now),
+        "setup_clear": request.membership.is_admin and all(s.key != "setup" for s in sections),
     })
 
 

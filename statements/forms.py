@@ -1,3 +1,5 @@
+from datetime import date, datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -202,3 +204,20 @@ def _pick(items, value, key):
     if not isinstance(value, str):
         return None
     return next((item for item in items if key(item) == value), None)
+
+
+class BatchSinceForm(forms.Form):
+    """The batch list from an office day on (the dashboard's "batched this week")."""
+
+    since = forms.DateField(required=False, label="Received since",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_since(self):
+        value = self.cleaned_data["since"]
+        if value and not date(2000, 1, 1) <= value <= date(2999, 12, 31):
+            raise forms.ValidationError("Enter a date between 2000 and 2999.")
+        return value
+
+    def start(self, tz) -> datetime | None:
+        since = self.cleaned_data.get("since") if self.is_valid() else None
+        return datetime(since.year, since.month, since.day, tzinfo=tz) if since else None

@@ -1,5 +1,7 @@
 """Reads for the current practice: batches, statements, profiles, a guarantor's statements."""
 
+from datetime import datetime
+
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -42,9 +44,13 @@ def batch_status_counts(*, batch: StatementBatch) -> list[dict]:
             for value, label in Status.choices if counts.get(value)]
 
 
-def batches_page(*, practice, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list, int | None]:
-    """Newest first, keyset by id: (rows, the id to continue before, or None)."""
+def batches_page(*, practice, before: int | None = None, since: datetime | None = None,
+                 size: int = PAGE_SIZE) -> tuple[list, int | None]:
+    """Newest first, keyset by id: (rows, the id to continue before, or None); only those
+    received since `since` when given."""
     qs = StatementBatch.objects.filter(practice=practice).select_related("profile").defer("rejected")
+    if since is not None:
+        qs = qs.filter(received_at__gte=since)
     if before:
         qs = qs.filter(pk__lt=before)
     rows = list(qs.order_by("-pk")[:size + 1])

@@ -12,6 +12,7 @@ from practices.access import addon_required, admin_required, practice_required
 
 from . import csv_batches, preview, selectors, services
 from .forms import (
+    BatchSinceForm,
     BatchUploadForm,
     GuarantorPickForm,
     ProfileCreateForm,
@@ -55,10 +56,12 @@ def _done(request, call):
 
 @practice_required
 def index(request):
-    rows, next_before = selectors.batches_page(practice=request.practice, before=_cursor(request, "before"))
+    since = BatchSinceForm(request.GET)
+    rows, next_before = selectors.batches_page(practice=request.practice, before=_cursor(request, "before"),
+                                               since=since.start(request.practice.tz))
     addon = request.practice.addon_balance_notifications
     return render(request, "statements/index.html", {
-        "batches": rows, "next_before": next_before, "addon": addon,
+        "batches": rows, "next_before": next_before, "addon": addon, "since": since,
         "panel": selectors.balance_notification_counts(practice=request.practice) if addon else None,
         "profiles": [{"name": p.name, "tag": profile_tag(p.pk)}
                      for p in selectors.profiles(practice=request.practice)] if addon else [],

@@ -75,14 +75,16 @@ def test_admin_invites_a_new_person_who_joins_by_choosing_a_password(browser, pa
     invitee.context.close()
 
 
-def test_admin_turns_an_add_on_on_and_the_dashboard_shows_it(page, live_server, world):
+def test_admin_turns_an_add_on_on_and_settings_show_it(page, live_server, world):
     sign_in(page, live_server, world.admin_ab.email, world.password)
-    page.get_by_role("link", name="Settings").click()
+    main_nav = page.get_by_role("navigation", name="Main")
+    main_nav.get_by_role("link", name="Settings").click()
+    expect(page.locator(".addons li", has_text="Voice")).to_contain_text("off")
     page.get_by_role("link", name="Office details and add-ons").click()
     page.get_by_label("Voice messages").check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Office settings saved.")).to_be_visible()
-    page.get_by_role("link", name="Dashboard").click()
+    main_nav.get_by_role("link", name="Settings").click()
     expect(page.locator(".addons li", has_text="Voice")).to_contain_text("on")
     assert page.csp_errors == []
 

@@ -203,6 +203,20 @@ PATIENT_PANELS = ["payments.bulk_requests.panels.explainer_panel"]
 # What other apps add to the balance panel of a patient's dashboard: `action(request, patient)`
 # returns HTML (statements: Send balance notification, or why it cannot be sent).
 PATIENT_BALANCE_ACTIONS = ["statements.panels.on_demand_action"]
+# The portal's home: `items(*, practice, membership, now)` returns the app's worklist items
+# (practices/dashboard.py), each figure from a selector that stays fast at any size.
+DASHBOARD_WORKLIST = ["payments.dashboard.worklist", "notifications.dashboard.worklist",
+                      "statements.dashboard.worklist"]
+# Recovery analytics (payments/analytics/): the outbox kinds of the messages each QuickPay link
+# source sends, so the funnel's messages are counted from the outbox's counters by kind (an
+# on-demand balance message is queued with kind "balance_on_demand").
+ANALYTICS_SOURCE_KINDS = {"statement": ["balance_notification"], "on_demand": ["balance_on_demand"],
+                          "payment_request": ["payment_request"]}
+# When a paid link's message belongs to a series (a statement's cadence, a campaign's request
+# and follow-ups), `hook(practice_id, keys)` answers {key: when the series' first message was
+# sent} for the keys it knows; other messages count from their own send (payments/attribution.py).
+PAYMENT_FIRST_MESSAGE_HOOKS = ["statements.attribution.statement_first_messages",
+                               "payments.bulk_requests.attribution.campaign_first_messages"]
 
 # Patient CSV imports: a file up to this size is checked, and up to this many rows imported, in
 # the web request; larger ones by the worker. An import still checking or importing after

@@ -1,7 +1,7 @@
 """Reads for the bulk payment request screens, always for one practice: the day's list by tab
 and keyset page, the undeliverable list, the dashboard's figures."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -258,37 +258,58 @@ def campaign_messages(*, campaign: PaymentRequestCampaign):
 
 
 @dataclass(frozen=True)
-class Figures:
+class ToDo:
+    """Today's request work: the day's list, its pending entries (those passing every rule now),
+    snoozes whose day has come (their guarantors are pending again), and undeliverable requests
+    a fixed number can send again."""
+
     list_made: bool
     list_size: int
     pending: int
-    sent_today: int
-    paid_week: int
-    paid_week_amount: Decimal
     snoozes_ending_today: int
     undeliverable: int
+
+
+def requests_to_do(*, practice, terms: Terms, pending_cap: int | None = None) -> ToDo:
+    """Today's request work in a few indexed queries. Counting the pending entries asks every rule
+    of each; with `pending_cap` it stops after cap + 1 of them, so a list of any size costs the
+    same."""
+    request_list = RequestList.objects.filter(practice=practice, day=terms.today,
+                                              made_at__isnull=False).first()
+    pending = 0
+    if request_list is not None:
+        passing = _entries(request_list, terms, "pending")
+        pending = (passing.count() if pending_cap is None
+                   else passing.order_by().values("pk")[:pending_cap + 1].count())
+    return ToDo(
+        list_made=request_list is not None, list_size=request_list.size if request_list else 0,
+        pending=pending,
+        snoozes_ending_today=Snooze.objects.filter(practice=practice, until=terms.today,
+                                                   ended_at__isnull=True).count(),
+        undeliverable=PaymentRequestCampaign.objects.filter(
+            practice=practice, state=CampaignState.UNDELIVERABLE).exclude(
+            undeliverable_reason__in=NOT_RESENDABLE).count())
+
+
+@dataclass(frozen=True)
+class Figures(ToDo):
+    sent_today: int = 0
+    paid_week: int = 0
+    paid_week_amount: Decimal = Decimal("0.00")
 
 
 def dashboard_figures(*, practice, terms: Terms) -> Figures:
     """What to check daily, in a handful of queries."""
     today = terms.today
-    request_list = RequestList.objects.filter(practice=practice, day=today, made_at__isnull=False).first()
     week_start = timezone.make_aware(datetime.combine(today - timedelta(days=today.weekday()), time()),
                                      practice.tz)
     paid = Payment.objects.filter(practice=practice, status__in=PAID_STATUSES, succeeded_at__gte=week_start,
                                   link__source=LinkSource.PAYMENT_REQUEST).aggregate(
         n=Count("id"), amount=Coalesce(Sum(F("amount") - F("amount_refunded")), Value(Decimal("0.00")),
                                        output_field=DecimalField()))
-    campaigns = PaymentRequestCampaign.objects.filter(practice=practice)
-    return Figures(
-        list_made=request_list is not None, list_size=request_list.size if request_list else 0,
-        pending=_entries(request_list, terms, "pending").count() if request_list else 0,
-        sent_today=campaigns.filter(started_on=today).count(), paid_week=paid["n"],
-        paid_week_amount=paid["amount"],
-        snoozes_ending_today=Snooze.objects.filter(practice=practice, until=today,
-                                                   ended_at__isnull=True).count(),
-        undeliverable=campaigns.filter(state=CampaignState.UNDELIVERABLE).exclude(
-            undeliverable_reason__in=NOT_RESENDABLE).count())
+    sent_today = PaymentRequestCampaign.objects.filter(practice=practice, started_on=today).count()
+    return Figures(**asdict(requests_to_do(practice=practice, terms=terms)), sent_today=sent_today,
+                   paid_week=paid["n"], paid_week_amount=paid["amount"])
 
 
 # --- the settings page ---

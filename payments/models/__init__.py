@@ -38,12 +38,13 @@ from .quickpay import (
     RequestAging,
     SandboxCheckout,
 )
+from .rollups import LinkDay, PaymentDay
 
 __all__ = [
     "NOT_RESENDABLE", "OPEN_STATES", "PAID_STATUSES", "REQUEST_MINIMUMS", "Alert", "AlertDelivery",
     "AlertPreference", "AlertTimer", "Application", "ApplicationEvent", "CampaignState", "ContactFix",
-    "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkSource", "Payment", "PaymentRequestCampaign",
-    "PaymentSettings", "PaymentStatus", "QuickPayLink", "QuickPayOpen", "RequestAging", "RequestHour",
-    "RequestList", "RequestListEntry", "SandboxCheckout", "Snooze", "SnoozeEnd", "SnoozeReason",
-    "UndeliverableReason",
+    "EventType", "Gateway", "GatewayEvent", "LinkChannel", "LinkDay", "LinkSource", "Payment",
+    "PaymentDay", "PaymentRequestCampaign", "PaymentSettings", "PaymentStatus", "QuickPayLink",
+    "QuickPayOpen", "RequestAging", "RequestHour", "RequestList", "RequestListEntry", "SandboxCheckout",
+    "Snooze", "SnoozeEnd", "SnoozeReason", "UndeliverableReason",
 ]

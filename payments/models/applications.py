@@ -58,7 +58,9 @@ class Application(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["practice", "external_id"], name="application_external_unique"),
         ]
-        indexes = [models.Index(fields=["practice", "-state_at"], name="application_practice_recent")]
+        indexes = [models.Index(fields=["practice", "-state_at"], name="application_practice_recent"),
+                   # The list filtered by state (open approvals waiting: the dashboard's count).
+                   models.Index(fields=["practice", "state", "-state_at"], name="application_practice_state")]
         ordering = ["-state_at", "-pk"]
 
     def __str__(self):
@@ -120,6 +122,9 @@ class AlertTimer(models.Model):
         indexes = [
             # Finding due timers stays cheap however many fired or cancelled rows pile up.
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="alert_timer_pending_due"),
+            # The alerts an office had lately (the dashboard, the applications list's filter).
+            models.Index(fields=["practice", "fired_at"], condition=Q(status="fired"),
+                         name="alert_timer_fired_recent"),
         ]
 
     def __str__(self):

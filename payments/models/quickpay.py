@@ -128,6 +128,10 @@ class QuickPayLink(models.Model):
                                    related_name="+", db_index=False)  # never looked up by who revoked
     # Wrong dates of birth entered on this link; at the limit it stops asking.
     dob_failures = models.PositiveSmallIntegerField(default=0)
+    # The funnel's steps past delivery, each set once: the page's first opening, and the first
+    # payment through the link that succeeded.
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -203,6 +207,17 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # When the first message of the statement, campaign or on-demand send whose link was paid
+    # went out (payments/attribution.py), kept as the payment succeeds: the time to pay.
+    first_message_at = models.DateTimeField(null=True, blank=True)
+    # What the payment is attributed to, copied from its link when it starts (a link never
+    # changes them): the source, channel and dunning level of the message that carried the link,
+    # and whether that message was a follow-up in its series. On the payment, so that a year of
+    # analytics reads the payments alone rather than joining each to its link.
+    source = models.CharField(max_length=16, choices=LinkSource.choices, blank=True)
+    channel = models.CharField(max_length=8, choices=LinkChannel.choices, blank=True)
+    dunning_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    follow_up = models.BooleanField(default=False)
     failed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
 
@@ -217,6 +232,11 @@ class Payment(models.Model):
             models.Index(fields=["practice", "-created_at", "-id"], name="payment_practice_recent"),
             models.Index(fields=["payment_intent_id"], name="payment_intent_idx",
                          condition=~Q(payment_intent_id="")),
+            # Paid payments by the day (the dashboard's received today and this week; the median
+            # time to pay), read from the index alone.
+            models.Index(fields=["practice", "created_at"], name="payment_paid_recent",
+                         include=["status", "amount", "succeeded_at", "first_message_at"],
+                         condition=Q(status__in=["succeeded", "partially_refunded", "refunded"])),
         ]
 
     def __str__(self):

@@ -36,7 +36,7 @@ def test_member_of_two_offices_turns_declined_off_for_one_office(page, live_serv
     page.get_by_role("combobox", name="Office").select_option(label="Lakeside Dental")
     page.get_by_role("button", name="Switch").click()
     expect(page.get_by_text("Now working in Lakeside Dental.")).to_be_visible()
-    page.get_by_role("link", name="Payments").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
     page.get_by_role("link", name="Alert preferences").click()
     expect(page.get_by_role("heading", name="Alert preferences · Lakeside Dental")).to_be_visible()
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from payments.bulk_requests.selectors import PAGE_SIZE
+from payments.bulk_requests.selectors import PAGE_SIZE, requests_to_do
 from payments.models import Payment, PaymentRequestCampaign, PaymentSettings, QuickPayLink, Snooze
 
 from .conftest import TODAY, make_dependent, make_guarantor, settings_form
@@ -287,3 +287,43 @@ def test_practice_isolation_of_every_screen_and_action(desk, crowd, client_of, w
     figures = client.get(reverse("payments")).context["figures"]
     assert (figures.list_size, figures.sent_today, figures.undeliverable) == (0, 0, 0)
     assert client.get(reverse("patient_detail", args=[crowd[0].pk])).status_code == 404
+
+
+def test_the_portal_home_lists_todays_request_work_with_links_to_it(desk, client_of, world):
+    """Five on today's list (the one on a plan is not): one sent, one sent with no number
+    (undeliverable), one snoozed until today (pending again), one snoozed for a week (not
+    pending): 2 pending, 1 snooze ending, 1 undeliverable. Office B's snooze ending today is B's."""
+    desk.settings(request_reminders=0)
+    sent, waiting, back_today, away, nowhere = (
+        make_guarantor(desk.practice, f"G-{n}", mobile="" if n == 4 else f"+131255501{n:02d}")
+        for n in range(5))
+    make_guarantor(desk.practice, "G-plan", plan=True)
+    Snooze.objects.create(practice=desk.practice, guarantor=back_today, until=TODAY, reason="hsa_card")
+    Snooze.objects.create(practice=desk.practice, guarantor=away, until=TODAY + timedelta(days=7),
+                          reason="hsa_card")
+    other = make_guarantor(world.practice_b, "B-1")
+    Snooze.objects.create(practice=world.practice_b, guarantor=other, until=TODAY, reason="hsa_card")
+    client = client_of(world.staff_a)
+
+    def items():
+        sections = client.get(reverse("dashboard")).context["sections"]
+        return {i.key: i for s in sections for i in s.items if i.key.startswith(("requests-", "snoozes-"))}
+
+    before = items()
+    assert {k: (i.count, i.note) for k, i in before.items()} == {
+        "requests-pending": (0, "today's list is not made yet"), "snoozes-ending": (1, "back on the list"),
+        "requests-undeliverable": (0, "")}
+    desk.send(ids=[sent.pk, nowhere.pk])
+    after = items()
+    assert {k: (i.count, i.note) for k, i in after.items()} == {
+        "requests-pending": (2, "of 5 on today's list"), "snoozes-ending": (1, "back on the list"),
+        "requests-undeliverable": (1, "")}
+    assert requests_to_do(practice=desk.practice, terms=desk.terms(), pending_cap=1).pending == 2  # 1+
+    pending = client.get(after["requests-pending"].url)
+    assert set(_ids(pending)) == {waiting.pk, back_today.pk}
+    assert back_today.pk in _ids(client.get(after["snoozes-ending"].url))
+    fix = client.get(after["requests-undeliverable"].url)
+    assert [c.guarantor.pk for c in fix.context["rows"]] == [nowhere.pk]
+    world.practice_a.addon_online_payments = False
+    world.practice_a.save(update_fields=["addon_online_payments"])
+    assert items() == {}  # the add-on off: no request work on the home page

@@ -272,3 +272,35 @@ def test_a_message_whose_campaign_ended_meanwhile_is_not_sent(desk):
     outcome = {n.recipient_id: (n.status, n.reason_code) for n in Notification.objects.all()}
     assert outcome == {paid.pk: ("will_not_send", "balance_paid"), resent.pk: ("will_not_send", "superseded")}
     assert not SandboxMessage.objects.exists()
+
+
+def test_a_paid_follow_up_is_attributed_to_the_campaign_and_timed_from_its_request(desk, client_of, world):
+    """The request goes out Jun 10, its reminder 3 days later; the reminder's link is paid a day
+    after that: a follow-up's payment, 4 days from the request (not 1 from the reminder)."""
+    from tests.payments.outreach import pay
+
+    desk.settings(request_reminders=1, request_reminder_days=3)
+    make_guarantor(desk.practice, "G-1")
+    desk.send()
+    drain_inline()
+    campaign = PaymentRequestCampaign.objects.get()
+    request, reminder = _messages(campaign)
+    with time_machine.travel(reminder.send_at + timedelta(minutes=1), tick=False):
+        drain_inline()
+    request.refresh_from_db()
+    reminder.refresh_from_db()
+    assert (request.status, reminder.status) == ("sent", "sent")
+    token = LINK.search(reminder.body).group(1)
+    payment = pay(token, "40.00", reminder.sent_at + timedelta(days=1))
+    assert (payment.source, payment.channel, payment.follow_up) == ("payment_request", "sms", True)
+    assert payment.first_message_at == request.sent_at
+    assert timedelta(days=3) <= reminder.sent_at - request.sent_at < timedelta(days=3, hours=1)
+    with time_machine.travel(datetime(2026, 6, 20, 15, tzinfo=UTC), tick=False):
+        response = client_of(world.staff_a).get(reverse("payment_analytics"),
+                                                {"date_from": "2026-06-01", "date_to": "2026-06-20"})
+    tables = {t.key: t for t in response.context["tables"]}
+    assert [[str(v) for v in row] for row in tables["sources"].rows] == [
+        ["Payment request follow-ups", "1", "40.00", "0.00", "40.00"]]
+    # The request and its reminder sent (the sandbox reports no delivery); one link opened and paid.
+    assert [list(row[:6]) for row in tables["funnel"].rows] == [["Payment request", "Text", 2, 0, 1, 1]]
+    assert [(label, n) for label, n, _ in tables["time_to_pay"].rows if n] == [("3 to 6 days", 1)]
