@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0008_message_templates_and_tags'),
+        ('notifications', '0009_recipient_keys_by_person_without_jit'),
         ('practices', '0004_addon_labels_from_the_registry'),
     ]
 

@@ -51,9 +51,9 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('patients', '0004_patient_import_confirmed_at_and_stuck_sweep_index'),
-        ('payments', '0005_bulk_payment_requests'),
+        ('payments', '0006_quickpay_links_without_like_indexes_or_foreign_key_checks'),
         ('practices', '0004_addon_labels_from_the_registry'),
-        ('notifications', '0009_errors_to_manage_index'),
+        ('notifications', '0010_errors_to_manage_index'),
     ]
 
     operations = [
