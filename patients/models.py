@@ -72,6 +72,15 @@ class Patient(models.Model):
     def has_contact(self) -> bool:
         return bool(self.email or self.mobile_phone or self.home_phone)
 
+    @property
+    def balance_or_none(self):
+        """The patient's Balance, or None when the PMS never sent one (the reverse one-to-one
+        raises instead)."""
+        try:
+            return self.balance
+        except Patient.balance.RelatedObjectDoesNotExist:
+            return None
+
 
 # A patient row that is a guarantor, for querysets: Patient.objects.filter(IS_GUARANTOR).
 IS_GUARANTOR = Q(guarantor_id=F("id"))

@@ -17,6 +17,7 @@ from .quickpay import PageState, QuickPayPage, link_payment_settings
 MIN_OTHER_AMOUNT = Decimal("1.00")
 # Stripe accepts 30 minutes to 24 hours; an hour is plenty to type a card number.
 CHECKOUT_LIFETIME = timedelta(hours=1)
+CHECKOUT_SHORTEST = timedelta(minutes=31)  # Stripe refuses a session that expires sooner than 30 minutes
 
 
 class AmountChoice(StrEnum):
@@ -73,13 +74,18 @@ def payment_start(*, page: QuickPayPage, amount: Decimal, payer_email: str, atte
             raise ValidationError("This form was already used; choose the amount again.")
         if payment.checkout_url:
             return payment
+    # From the attempt's creation, not from now: a retry of a lost answer must send the gateway
+    # the very parameters of the first call, or its idempotency key refuses it.
+    expires_at = payment.created_at + CHECKOUT_LIFETIME
+    if expires_at - timezone.now() < CHECKOUT_SHORTEST:
+        raise ValidationError("This payment attempt is too old to finish; choose the amount again.")
     request = CheckoutRequest(
         payment_id=payment.pk, amount_cents=int(amount * 100), currency=payment.currency,
         product_name=f"Payment to {link.practice.name}",
         success_url=f"{return_url}/paid?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{return_url}?cancelled=1", customer_email=payer_email,
         stripe_account_id=payment.stripe_account_id, idempotency_key=f"quickpay-checkout-{payment.pk}",
-        expires_at=timezone.now() + CHECKOUT_LIFETIME, practice_slug=link.practice.slug)
+        expires_at=expires_at, practice_slug=link.practice.slug)
     try:
         session = engine.checkout_create(request)
     except GatewayUnavailable as exc:

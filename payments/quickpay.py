@@ -328,7 +328,7 @@ def quickpay_page(*, link: QuickPayLink, verified: bool, now=None) -> QuickPayPa
         if link.dob_failures >= settings.QUICKPAY_DOB_LINK_ATTEMPTS:
             return QuickPayPage(link, PageState.DOB_LOCKED)
         return QuickPayPage(link, PageState.DOB_REQUIRED)
-    balance = link.guarantor.balance if _has_balance(link.guarantor) else None
+    balance = link.guarantor.balance_or_none
     total = balance.total if balance else ZERO
     due = max(ZERO, min(balance.amount_due, total)) if balance else ZERO
     if balance is not None and balance.in_collections:
@@ -336,14 +336,6 @@ def quickpay_page(*, link: QuickPayLink, verified: bool, now=None) -> QuickPayPa
     if total <= ZERO:
         return QuickPayPage(link, PageState.NOTHING_TO_PAY, total, ZERO)
     return QuickPayPage(link, PageState.PAYABLE, total, due)
-
-
-def _has_balance(guarantor: Patient) -> bool:
-    try:
-        guarantor.balance  # noqa: B018 - a reverse one-to-one raises when there is none
-    except Patient.balance.RelatedObjectDoesNotExist:
-        return False
-    return True
 
 
 # --- the date-of-birth check ---

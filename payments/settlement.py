@@ -6,17 +6,19 @@ succeeds, in one transaction:
 1. is locked and moves to succeeded (once: a second report of the same success changes nothing);
 2. lowers the guarantor's balance as we know it (the PMS stays the source of truth and
    overwrites it at its next import), the oldest aging first, and remembers what it took;
-   marks its link paid and keeps when the first message of its series went out (attribution.py);
-   counts itself in the analytics' day counts (rollups.py);
 3. calls the BALANCE_CHANGED_HOOKS (the statements app stops the dunning of a paid balance), and
    ends the guarantor's payment request campaign `paid` (its reminders will not send);
 4. queues a receipt email to the payer through the outbox;
-5. is written with the practice's next change number, last, in one statement, so the row lock
+5. marks its link paid, keeps when the first message of its series went out (attribution.py)
+   and counts itself in the analytics' day counts (rollups.py): rows shared by the office's
+   payments of the day, so written at the end;
+6. is written with the practice's next change number, last, in one statement, so the row lock
    that orders the numbers is held only for that statement and the commit (see
    Payment.change_seq and the payments API).
 
 A refund puts back what the payment took, in proportion to what was refunded, and calls the
-hooks with source "refund". Locks are always taken in the order payment, balance, settings.
+hooks with source "refund". Locks are always taken in the order payment, balance, link, day
+counts, settings.
 """
 
 import logging
@@ -126,13 +128,15 @@ def _succeed(payment: Payment, *, amount: Decimal, payment_intent_id: str = "", 
     if not payment.payer_email and payer_email:
         payment.payer_email = payer_email[:254]
     payment.balance_effect = _balance_take(payment, amount)
-    payment_attribute(payment)
-    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, payments=1, received=amount)
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="payment")
     payment_request_campaigns_paid(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                                    detail=f"payment {payment.pk} received")
     _receipt_queue(payment)
+    # The day counts are rows every payment of the office that day shares: written last with the
+    # change number, so each is held only until the commit that follows.
+    payment_attribute(payment)
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, payments=1, received=amount)
     payment_write_numbered(payment, ["status", "succeeded_at", "failure_reason", "amount",
                                      "payment_intent_id", "charge_id", "payer_email", "balance_effect",
                                      "first_message_at"])
@@ -190,13 +194,13 @@ def charge_refunded(*, payment_intent_id: str, amount_refunded_cents: int,
     if delta <= 0:
         return payment
     _balance_give_back(payment, delta / payment.amount)
-    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, refunded=delta)
     payment.amount_refunded = refunded
     payment.status = (PaymentStatus.REFUNDED if refunded >= payment.amount
                       else PaymentStatus.PARTIALLY_REFUNDED)
     payment.refunded_at = timezone.now()
     balances_changed_notify(practice_id=payment.practice_id, guarantor_ids=[payment.guarantor_id],
                             source="refund")
+    payment_day_add(payment=payment, time_zone=payment.practice.time_zone, refunded=delta)
     payment_write_numbered(payment, ["amount_refunded", "status", "refunded_at"])
     return payment
 

@@ -114,6 +114,7 @@ class OnDemandForm(forms.Form):
                               help_text="Optional: for this message only; the patient's record is unchanged.")
     template = forms.ChoiceField(label="Template", required=False)
     loaded = forms.CharField(required=False, widget=forms.HiddenInput)
+    shown_channel = forms.CharField(required=False, widget=forms.HiddenInput)
     subject = forms.CharField(required=False, max_length=200)
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "true"}),
                            max_length=20_000)
@@ -136,6 +137,9 @@ class OnDemandForm(forms.Form):
         self.contact = _pick(self.contacts, state.get("send_to"), lambda c: c.value) or next(
             (c for c in self.contacts if c.consent), next(iter(self.contacts), None))
         self.channel = self.contact.channel if self.contact else "sms"
+        if data is not None and not sending and (state.get("shown_channel") or self.channel) != self.channel:
+            state["address"] = ""  # a number typed for a text is no address for an email, and back
+        state["shown_channel"] = self.channel
         self.templates = list(on_demand_templates(practice=practice, channel=self.channel))
         first = str(self.templates[0].pk) if self.templates else ""
         if data is None:

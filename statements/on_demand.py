@@ -143,7 +143,7 @@ def corrected_address(channel: str, value: str) -> str:
 def message_values(*, practice, recipient: Patient, guarantor: Patient, link: str, unsubscribe: str) -> dict:
     """The merge values: the addressee's names, the office, the balance now and the latest
     statement's dates, the link."""
-    balance = getattr(guarantor, "balance", None) if _has_balance(guarantor) else None
+    balance = guarantor.balance_or_none
     total = balance.total if balance else ZERO
     due = max(ZERO, min(balance.amount_due, total)) if balance else ZERO
     latest = (Statement.objects.filter(practice=practice, guarantor_id=guarantor.pk)
@@ -156,16 +156,9 @@ def message_values(*, practice, recipient: Patient, guarantor: Patient, link: st
             "unsubscribe_link": unsubscribe}
 
 
-def _has_balance(guarantor: Patient) -> bool:
-    try:
-        guarantor.balance  # noqa: B018 - a reverse one-to-one raises when there is none
-    except Patient.balance.RelatedObjectDoesNotExist:
-        return False
-    return True
-
-
 def balance_total(guarantor: Patient) -> Decimal:
-    return guarantor.balance.total if _has_balance(guarantor) else ZERO
+    balance = guarantor.balance_or_none
+    return balance.total if balance is not None else ZERO
 
 
 # Control characters other than a line break or a tab: nothing a phone or a mail reader shows.

@@ -238,9 +238,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"secret_paths": {"()": "config.log_filters.SecretPathsRedacted"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["secret_paths"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"},
+                # The development server's request lines name each path: through the console.
+                "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
                 # The Twilio client logs every request's headers at INFO.
                 "twilio.http_client": {"level": "WARNING"},
                 "stripe": {"level": "WARNING"},

@@ -2,10 +2,12 @@
 
 import json
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail  # noqa: F401 - the outbox's email goes through the locmem backend
+from django.utils import timezone
 
 from notifications.models import Notification
 from patients.models import Balance
@@ -56,10 +58,22 @@ def test_the_same_form_posted_twice_reuses_the_session(client, office, fake_stri
     form = pay_form(client.get(f"/p/{token}"))
     first = client.post(f"/p/{token}", form)
     Payment.objects.update(checkout_url="")  # as if the first answer never came back
+    time.sleep(1.1)  # the retry comes a moment later: it must still send the same parameters
     second = client.post(f"/p/{token}", form)
     assert first["Location"] == second["Location"]
     keys = {r["headers"]["Idempotency-Key"] for r in fake_stripe.requests}
     assert len(fake_stripe.requests) == 2 and len(keys) == 1
+    assert fake_stripe.requests[0]["form"] == fake_stripe.requests[1]["form"]
+
+
+def test_a_retry_too_late_to_finish_asks_for_a_new_attempt(client, office, fake_stripe):
+    token = office.link()
+    form = pay_form(client.get(f"/p/{token}"))
+    client.post(f"/p/{token}", form)
+    Payment.objects.update(checkout_url="", created_at=timezone.now() - timedelta(minutes=40))
+    response = client.post(f"/p/{token}", form)
+    assert b"too old to finish" in response.content
+    assert len(fake_stripe.requests) == 1 and Payment.objects.get().status == "pending"
 
 
 def test_a_gateway_refusal_charges_nothing_and_says_so(client, office, fake_stripe):

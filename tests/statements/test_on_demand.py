@@ -265,6 +265,14 @@ def test_a_corrected_email_is_checked_too(staff, ana):
     assert "not an email address" in " ".join(response.context["form"].errors["address"])
 
 
+def test_choosing_another_channel_drops_the_address_typed_for_the_first(staff, ana):
+    fields = _fields(staff, ana, action="preview", address="312.555.0199", send_to="guarantor:email")
+    form = staff.post(_form_url(ana), fields).context["form"]
+    assert form.value("address") == "" and not form.errors.get("address")
+    kept = staff.post(_form_url(ana), _fields(staff, ana, action="preview", address="312.555.0199"))
+    assert kept.context["form"].value("address") == "312.555.0199"
+
+
 def test_an_email_uses_the_email_template_and_carries_its_link(staff, ana):
     fields = {**_fields(staff, ana), "action": "preview", "send_to": "guarantor:email"}
     refreshed = staff.post(_form_url(ana), fields)
