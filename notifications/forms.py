@@ -1,11 +1,13 @@
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
 
+from config.keyset import cursor_read
+
 from .models import Channel, Status
-from .selectors import Filters, parse_cursor
+from .selectors import Filters
 
 # Dates a filter or a page link may name: every day between converts to any office's time zone
 # and to UTC without leaving the calendar (9999-12-31 in Chicago, 0001-01-01 in Kiritimati do not).
@@ -50,7 +52,7 @@ class NotificationFilterForm(forms.Form):
 
     def clean_after(self):
         value = self.cleaned_data["after"]
-        if value and not _cursor_valid(value):
+        if value and cursor_read(value) is None:
             # The field is hidden: the message goes above the filters, where it is seen.
             self.add_error(None, "That page link is not valid; start from the first page.")
             return ""
@@ -71,21 +73,6 @@ class NotificationFilterForm(forms.Form):
         return Filters(kind=d.get("kind", ""), channel=d.get("channel", ""),
                        status=d.get("status", ""), date_from=start, date_to=end,
                        recipient=d.get("recipient", ""), tag=d.get("tag", ""))
-
-
-def _cursor_valid(value: str) -> bool:
-    """A page link as the list writes it: an aware time within the days above, and an id."""
-    position = parse_cursor(value)
-    if position is None:
-        return False
-    stamp, pk = position
-    if stamp.tzinfo is None or not 0 < pk <= MAX_ID:
-        return False
-    try:
-        day = stamp.astimezone(UTC).date()
-    except OverflowError:
-        return False
-    return EARLIEST_DAY <= day <= LATEST_DAY
 
 
 class BulkActionForm(forms.Form):

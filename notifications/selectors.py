@@ -10,6 +10,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.module_loading import import_string
 
+from config.keyset import KeysetPage, keyset_page
+
 from .counts import counted
 from .models import (
     ERROR_STATUSES,
@@ -147,37 +149,9 @@ def notification_list(*, practice, view: str, filters: Filters) -> QuerySet[Noti
     return qs
 
 
-@dataclass
-class KeysetPage:
-    rows: list
-    next_cursor: str
-    has_previous: bool
-
-
-def _cursor(row) -> str:
-    return f"{row.created_at.isoformat()}_{row.pk}"
-
-
-def parse_cursor(value: str) -> tuple[datetime, int] | None:
-    try:
-        stamp, pk = value.rsplit("_", 1)
-        return datetime.fromisoformat(stamp), int(pk)
-    except (ValueError, AttributeError):
-        return None
-
-
 def notification_page(qs: QuerySet[Notification], *, after: str = "") -> KeysetPage:
-    """Newest first, 50 at a time, continuing after a (created_at, id) cursor: the cost of a
-    page does not grow with how far back it is."""
-    position = parse_cursor(after) if after else None
-    if position:
-        stamp, pk = position
-        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk))
-    rows = list(qs.order_by("-created_at", "-pk").only(*LIST_FIELDS)[:PAGE_SIZE + 1])
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return KeysetPage(rows=rows, next_cursor=_cursor(rows[-1]) if more else "",
-                      has_previous=bool(position))
+    """Newest first, 50 at a time, continuing after a (created_at, id) cursor."""
+    return keyset_page(qs.only(*LIST_FIELDS), after=after, size=PAGE_SIZE)
 
 
 def _by_status(qs: QuerySet[Notification]) -> Counter:

@@ -6,11 +6,12 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
+from config.keyset import cursor_read
 from notifications.models import MessageTemplate
 
 from .checkout import AmountChoice
 from .models import Alert, AlertPreference, EventType, LinkChannel, LinkSource, PaymentSettings, PaymentStatus
-from .selectors import PaymentFilters, parse_payment_cursor
+from .selectors import PaymentFilters
 
 
 class AlertPreferenceForm(forms.Form):
@@ -160,7 +161,7 @@ class PaymentFilterForm(forms.Form):
 
     def clean_after(self):
         value = self.cleaned_data["after"]
-        if value and parse_payment_cursor(value) is None:
+        if value and cursor_read(value) is None:
             raise forms.ValidationError("That page link is not valid; start from the first page.")
         return value
 

@@ -2,13 +2,14 @@
 one practice."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
+from config.keyset import KeysetPage, keyset_page
 from practices.models import Membership, Practice
 
 from .models import (
@@ -153,41 +154,9 @@ def payment_list(*, practice: Practice, filters: PaymentFilters) -> QuerySet[Pay
     return qs
 
 
-def parse_payment_cursor(value: str) -> tuple[datetime, int] | None:
-    """A page cursor `<created_at ISO>_<id>`; None when it is not one."""
-    try:
-        stamp, pk = value.rsplit("_", 1)
-        moment, number = datetime.fromisoformat(stamp), int(pk)
-    except (ValueError, AttributeError, OverflowError):
-        return None
-    if moment.tzinfo is None or not 0 < number < 2**63:
-        return None
-    try:  # an offset that moves a calendar-edge time past year 1 or 9999 cannot be compared
-        if not 1900 <= moment.astimezone(UTC).year <= 2999:
-            return None
-    except OverflowError:
-        return None
-    return moment, number
-
-
-@dataclass
-class PaymentPage:
-    rows: list[Payment]
-    next_cursor: str
-    has_previous: bool
-
-
-def payment_page(qs: QuerySet[Payment], *, after: str = "") -> PaymentPage:
+def payment_page(qs: QuerySet[Payment], *, after: str = "") -> KeysetPage:
     """Newest first, 50 a page, continuing after a (created_at, id) cursor."""
-    position = parse_payment_cursor(after) if after else None
-    if position:
-        stamp, pk = position
-        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk))
-    rows = list(qs.select_related("guarantor", "link").order_by("-created_at", "-pk")[:PAYMENT_PAGE_SIZE + 1])
-    more = len(rows) > PAYMENT_PAGE_SIZE
-    rows = rows[:PAYMENT_PAGE_SIZE]
-    cursor = f"{rows[-1].created_at.isoformat()}_{rows[-1].pk}" if more else ""
-    return PaymentPage(rows=rows, next_cursor=cursor, has_previous=bool(position))
+    return keyset_page(qs.select_related("guarantor", "link"), after=after, size=PAYMENT_PAGE_SIZE)
 
 
 @dataclass(frozen=True)
