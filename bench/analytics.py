@@ -20,12 +20,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from benchkit import services_start, services_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,16 +37,6 @@ LARGE_TABLES = ("notifications_notification", "payments_quickpaylink", "payments
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def start_services(workdir: Path) -> dict:
-    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
-        return {}
-    out = subprocess.run([str(ROOT / "bin/services"), "start", str(workdir)], check=True,
-                         capture_output=True, text=True).stdout
-    env = dict(line.split("=", 1) for line in out.split())
-    os.environ.update(env)
-    return env
 
 
 # -- the year's data ----------------------------------------------------------------------------
@@ -330,7 +321,7 @@ def main():
     opts = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
-    started_services = start_services(workdir)
+    started_services = services_start(workdir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     try:
         import django
@@ -394,7 +385,7 @@ def main():
             for _ in range(opts.runs)])
     finally:
         if started_services:
-            subprocess.run([str(ROOT / "bin/services"), "stop", str(workdir)], check=False)
+            services_stop(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -24,7 +24,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,28 +33,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchkit import free_port, services_start, services_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def start_services(workdir: Path) -> dict:
-    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
-        return {}
-    out = subprocess.run([str(ROOT / "bin/services"), "start", str(workdir)], check=True,
-                         capture_output=True, text=True).stdout
-    env = dict(line.split("=", 1) for line in out.split())
-    os.environ.update(env)
-    return env
 
 
 def daytime_zone() -> str:
@@ -111,7 +96,7 @@ def main():
     opts = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
-    started_services = start_services(workdir)
+    started_services = services_start(workdir)
     fake_port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.notifications.fake_providers", "twilio",
                              str(fake_port)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -229,7 +214,7 @@ def main():
             worker.kill()
         fake.terminate()
         if started_services:
-            subprocess.run([str(ROOT / "bin/services"), "stop", str(workdir)], check=False)
+            services_stop(workdir)
         if os.environ.get("BENCH_KEEP_LOGS"):
             log(f"logs kept in {workdir}")
         else:

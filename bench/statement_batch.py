@@ -29,12 +29,13 @@ import io
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from benchkit import services_start, services_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,16 +47,6 @@ def log(message: str) -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def start_services(workdir: Path) -> bool:
-    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
-        return False
-    out = subprocess.run([str(ROOT / "bin/services"), "start", str(workdir)], check=True,
-                         capture_output=True, text=True).stdout
-    os.environ.update(dict(line.split("=", 1) for line in out.split()))
-    log("PostgreSQL and Redis started for the benchmark")
-    return True
 
 
 def guarantor_records(count: int):
@@ -265,11 +256,13 @@ def main() -> None:
     os.chmod(workdir, 0o755)  # noqa: S103 - the postgres user must reach the data folder
     started_services = False
     try:
-        started_services = start_services(workdir)
+        started_services = services_start(workdir)
+        if started_services:
+            log("PostgreSQL and Redis started for the benchmark")
         run(args.guarantors, workdir)
     finally:
         if started_services:
-            subprocess.run([str(ROOT / "bin/services"), "stop", str(workdir)], check=False)
+            services_stop(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
