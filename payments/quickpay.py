@@ -117,21 +117,54 @@ def quickpay_links_mint(*, practice, items: list[LinkRequest]) -> list[str]:
     """
     if not items:
         return []
+    drawn = quickpay_links_draw(practice=practice, items=items)
+    with transaction.atomic():
+        stored = drawn.store()
+    return [url if digest in stored else "" for url, digest in zip(drawn.urls, drawn.hashes, strict=True)]
+
+
+@dataclass
+class DrawnLinks:
+    """Links whose tokens are drawn (their URLs known) and not yet stored: `store` writes them,
+    in whatever connection and transaction runs it (see statements/ingest.py)."""
+
+    practice: object
+    items: list[LinkRequest]
+    urls: list[str]
+    hashes: list[str]
+    created_at: object
+    expires_at: object
+
+    def store(self) -> set[str]:
+        """Write the links; the digests of those written (a key that had a link keeps it)."""
+        stored: set[str] = set()
+        for start in range(0, len(self.items), MINT_CHUNK):
+            chunk, hashes = self.items[start:start + MINT_CHUNK], self.hashes[start:start + MINT_CHUNK]
+            written = _links_insert(self.practice, chunk, hashes, self.created_at, self.expires_at)
+            if len(written) < len(chunk):
+                _guarantors_check(self.practice, chunk)
+            stored |= written
+        return stored
+
+    def store_all(self) -> int:
+        """Write the links, every one of them new: an item's key with a link already is an error
+        (a caller whose keys are new by construction, such as a statement's messages)."""
+        stored = self.store()
+        if len(stored) < len(self.items):
+            raise ValueError(f"{len(self.items) - len(stored)} of {len(self.items)} notification keys "
+                             "already had a payment link")
+        return len(stored)
+
+
+def quickpay_links_draw(*, practice, items: list[LinkRequest]) -> DrawnLinks:
+    """Check the requests and draw their tokens: the URLs are known, nothing is written yet."""
     _requests_check(practice, items)
     now = timezone.now()
-    expires_at = now + timedelta(days=payment_settings_for(practice).link_expiry_days)
-    urls: list[str] = []
+    tokens, hashes = _tokens(len(items))
     base = link_url("")
-    with transaction.atomic():
-        for start in range(0, len(items), MINT_CHUNK):
-            chunk = items[start:start + MINT_CHUNK]
-            tokens, hashes = _tokens(len(chunk))
-            stored = _links_insert(practice, chunk, hashes, now, expires_at)
-            if len(stored) < len(chunk):
-                _guarantors_check(practice, chunk)
-            urls += [base + token if digest in stored else ""
-                     for token, digest in zip(tokens, hashes, strict=True)]
-    return urls
+    return DrawnLinks(practice=practice, items=items, urls=[base + token for token in tokens], hashes=hashes,
+                      created_at=now,
+                      expires_at=now + timedelta(days=payment_settings_for(practice).link_expiry_days))
 
 
 def _tokens(n: int) -> tuple[list[str], list[str]]:

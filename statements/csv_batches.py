@@ -83,7 +83,8 @@ class StatementUploads(UploadKind):
             with upload.file.open("rb") as binary:
                 outcome = statement_batch_receive(
                     practice=upload.practice, batch_id=upload.batch_id, profile_slug=upload.profile.slug,
-                    items=_items(binary), source=BatchSource.CSV, actor=upload.created_by, progress=progress)
+                    items=_items(binary), source=BatchSource.CSV, actor=upload.created_by, progress=progress,
+                    enclosing=1)  # upload_run's transaction, which holds the upload row's lock alone
         except BatchConflict:
             raise UploadFailed(f"A batch {upload.batch_id!r} with other statements was received while this "
                                "file waited.") from None

@@ -24,7 +24,8 @@ Memory: the checked statements of the request (about 200 bytes each) and one chu
 """
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -32,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.side_transaction import SideTransaction, available
 from notifications.models import ReasonCode
 from notifications.schedule_many import (
     json_chunks,
@@ -52,7 +54,7 @@ from .models import (
     statement_key,
 )
 from .records import ContentDigest, StatementRecord, record_check
-from .scheduling import Addressee, links_for, outgoing, plan_statement, proof_steps
+from .scheduling import Addressee, links_drawn, outgoing, plan_statement, proof_steps
 
 CHUNK = 5000
 MAX_STATEMENTS = 100_000
@@ -154,48 +156,72 @@ def statements_check(*, items: Iterable[tuple[int, object]], profile_slug: str) 
 
 
 def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile, checked: Checked,
-                           source: str, actor=None,
-                           progress: Callable[[int], None] | None = None) -> IngestOutcome:
-    """Store a checked batch and queue its messages (module docstring); all or nothing."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            run("SELECT pg_advisory_xact_lock(hashtext('statements.ingest'), %s)", [practice.pk])
-        existing = StatementBatch.objects.filter(practice=practice, batch_id=batch_id).select_related(
-            "profile").first()
-        if existing is not None:
-            if existing.content_hash != checked.digest:
-                raise BatchConflict(existing)
-            return IngestOutcome(batch=existing, repeat=True, rejected=existing.rejected)
-        note = sending_note(practice=practice, profile=profile)
-        now = timezone.now()
-        batch = StatementBatch.objects.create(
-            practice=practice, batch_id=batch_id, profile=profile, source=source,
-            status=BatchStatus.STORED if note else BatchStatus.QUEUED, note=note, received_at=now,
-            created_by=actor if actor and actor.pk else None, content_hash=checked.digest,
-            received=checked.received)
-        steps = {} if note else proof_steps(profile.approved_version.steps)
-        rejected = list(checked.rejected)
-        done = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer:
-            writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer)
-            for start in range(0, len(checked.records), CHUNK):
-                chunk = checked.records[start:start + CHUNK]
-                rejected += writer.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
-        rejected.sort(key=lambda r: r["index"])
-        batch.accepted = writer.accepted
-        batch.rejected_count = len({r["index"] for r in rejected})
-        batch.notifications_queued = writer.queued
-        batch.no_channel = writer.no_channel
-        batch.superseded = writer.superseded
-        batch.rejected = rejected[:KEPT_REJECTIONS]
-        batch.save(update_fields=["accepted", "rejected_count", "notifications_queued", "no_channel",
-                                  "superseded", "rejected"])
-        audit_record(practice=practice, actor=actor, action="statements.batch_received",
-                     target=f"batch {batch.batch_id}", source=source, accepted=batch.accepted,
-                     rejected=batch.rejected_count, queued=batch.notifications_queued)
+                           source: str, actor=None, progress: Callable[[int], None] | None = None,
+                           enclosing: int = 0) -> IngestOutcome:
+    """Store a checked batch and queue its messages (module docstring); all or nothing.
+
+    On PostgreSQL, outside any transaction but for `enclosing` blocks that hold nothing of the
+    batch's (see config.side_transaction), the payment links and the superseding are written by
+    two side connections while this one writes the statements and the messages: the links commit
+    just before the batch, the superseding just after it."""
+    beside = available(enclosing=enclosing)
+    with (SideTransaction("statement-links") if beside else nullcontext()) as links_side, \
+            (SideTransaction("statement-supersede") if beside else nullcontext()) as supersede_side:
+        with transaction.atomic():
+            outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
+                              source=source, actor=actor, progress=progress,
+                              links_side=links_side, supersede_side=supersede_side)
+            if links_side is not None:
+                links_side.commit()  # a failure there raises here: the batch rolls back
+        if supersede_side is not None:
+            # After the batch's commit: lost to a crash in between, the older messages would
+            # still be stopped as superseded by the "still wanted?" check before their send.
+            supersede_side.commit()
+    return outcome
+
+
+def _ingest(*, practice, batch_id, profile, checked, source, actor, progress, links_side,
+            supersede_side) -> IngestOutcome:
+    if connection.vendor == "postgresql":
+        run("SELECT pg_advisory_xact_lock(hashtext('statements.ingest'), %s)", [practice.pk])
+    existing = StatementBatch.objects.filter(practice=practice, batch_id=batch_id).select_related(
+        "profile").first()
+    if existing is not None:
+        if existing.content_hash != checked.digest:
+            raise BatchConflict(existing)
+        return IngestOutcome(batch=existing, repeat=True, rejected=existing.rejected)
+    note = sending_note(practice=practice, profile=profile)
+    now = timezone.now()
+    batch = StatementBatch.objects.create(
+        practice=practice, batch_id=batch_id, profile=profile, source=source,
+        status=BatchStatus.STORED if note else BatchStatus.QUEUED, note=note, received_at=now,
+        created_by=actor if actor and actor.pk else None, content_hash=checked.digest,
+        received=checked.received)
+    steps = {} if note else proof_steps(profile.approved_version.steps)
+    rejected = list(checked.rejected)
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer:
+        writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer,
+                              links_side=links_side, supersede_side=supersede_side)
+        for start in range(0, len(checked.records), CHUNK):
+            chunk = checked.records[start:start + CHUNK]
+            rejected += writer.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+        writer.finish()
+    rejected.sort(key=lambda r: r["index"])
+    batch.accepted = writer.accepted
+    batch.rejected_count = len({r["index"] for r in rejected})
+    batch.notifications_queued = writer.queued
+    batch.no_channel = writer.no_channel
+    batch.superseded = writer.superseded
+    batch.rejected = rejected[:KEPT_REJECTIONS]
+    batch.save(update_fields=["accepted", "rejected_count", "notifications_queued", "no_channel",
+                              "superseded", "rejected"])
+    audit_record(practice=practice, actor=actor, action="statements.batch_received",
+                 target=f"batch {batch.batch_id}", source=source, accepted=batch.accepted,
+                 rejected=batch.rejected_count, queued=batch.notifications_queued)
     return IngestOutcome(batch=batch, repeat=False, rejected=rejected)
 
 
@@ -229,14 +255,19 @@ _PG_STATEMENTS = " ".join([  # composed from the constants above, no input
 
 
 class _ChunkWriter:
-    def __init__(self, *, practice, batch: StatementBatch, steps: dict, now, renderer: Executor):
+    def __init__(self, *, practice, batch: StatementBatch, steps: dict, now,
+                 renderer: Executor, links_side: SideTransaction | None = None,
+                 supersede_side: SideTransaction | None = None):
         self.practice = practice
         self.renderer = renderer
+        self.rendering: Future | None = None
         self.batch = batch
         self.steps = steps
         self.now = now
         self.tag = batch.tag
         self.reason = f"statement batch {batch.batch_id}"[:120]
+        self.links_side, self.supersede_side = links_side, supersede_side
+        self.superseding: list[Future] = []
         self.accepted = self.queued = self.no_channel = self.superseded = 0
 
     def _guarantors(self, external_ids: list[str]) -> dict[str, tuple]:
@@ -298,29 +329,54 @@ class _ChunkWriter:
         # c. statements and dunning rows
         ids = self._write_statements(statement_rows)
         self.accepted += len(kept)
-        # e. this chunk's messages: links minted here (in the transaction), the texts rendered
-        # by the other thread while the database runs d (rendering is Python alone and the wait
-        # for the database lets go of the interpreter: the two overlap)
+        # d. the previous statements' unsent messages (beside, or here)
+        if old_keys:
+            if self.supersede_side is not None:
+                self.superseding.append(self.supersede_side.submit(self._supersede, old_keys))
+            else:
+                self.superseded += self._supersede(old_keys)
+        # e. this chunk's messages, with their payment links (stored beside, or here)
         planned = []
         for gid, items in plans:
             for p in items:
                 p.statement_id = ids[gid]
                 planned.append(p)
-        rendering = None
+        links = []
         if planned:
-            links = links_for(planned, practice=self.practice)
-            rendering = self.renderer.submit(outgoing, planned, practice=self.practice, tag=self.tag,
-                                             reason=self.reason, links=links)
-        # d. the previous statements' unsent messages
-        if old_keys:
-            self.superseded += notifications_cancel_many(
-                practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=old_keys,
-                detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(old_keys))
-        if rendering is not None:
-            messages = rendering.result()
+            links, drawn = links_drawn(planned, practice=self.practice)
+            if drawn is not None:
+                if self.links_side is not None:
+                    self.links_side.submit(drawn.store_all)
+                else:
+                    drawn.store_all()
+        # The texts are rendered by the other thread while this one writes the previous chunk's
+        # messages (rendering is Python alone, and the wait for the database lets go of the
+        # interpreter: the two overlap).
+        rendering = self.renderer.submit(outgoing, planned, practice=self.practice, tag=self.tag,
+                                         reason=self.reason, links=links) if planned else None
+        self._schedule_rendered()
+        self.rendering = rendering
+        return rejected
+
+    def _schedule_rendered(self) -> None:
+        if self.rendering is not None:
+            messages = self.rendering.result()
+            self.rendering = None
             self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
                                                        chunk=len(messages)).created
-        return rejected
+
+    def _supersede(self, keys: list[str]) -> int:
+        return notifications_cancel_many(
+            practice=self.practice, reason_code=ReasonCode.SUPERSEDED, keys=keys,
+            detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(keys))
+
+    def finish(self) -> None:
+        """Write the last chunk's messages; wait for the superseding done beside (its count goes
+        in the batch row)."""
+        self._schedule_rendered()
+        if self.supersede_side is not None:
+            self.supersede_side.wait()
+            self.superseded += sum(future.result() for future in self.superseding)
 
     def _write_statements(self, rows: list[tuple]) -> dict[int, int]:
         """Insert the statements and upsert the dunning rows; guarantor id -> statement id."""

@@ -14,10 +14,16 @@
   says what it is, and opens nothing.
 """
 
-from payments.quickpay import LinkRequest, preview_link_url, quickpay_links_mint
+from payments.quickpay import (
+    DrawnLinks,
+    LinkRequest,
+    preview_link_url,
+    quickpay_links_draw,
+    quickpay_links_mint,
+)
 from practices.templatetags.portal import phone
 
-__all__ = ["LinkRequest", "message_link_preview", "message_links"]
+__all__ = ["LinkRequest", "message_link_preview", "message_links", "message_links_drawn"]
 
 
 def _office_phone(practice) -> str:
@@ -31,6 +37,15 @@ def message_links(*, practice, items: list[LinkRequest]) -> list[str]:
     if not practice.addon_online_payments:
         return [_office_phone(practice)] * len(items)
     return quickpay_links_mint(practice=practice, items=items)
+
+
+def message_links_drawn(*, practice, items: list[LinkRequest]) -> tuple[list[str], DrawnLinks | None]:
+    """The link for each request, in order, with what stores them (None: nothing to store). The
+    caller stores them (`DrawnLinks.store_all`) before the messages that carry them commit."""
+    if not items or not practice.addon_online_payments:
+        return message_links(practice=practice, items=items), None
+    drawn = quickpay_links_draw(practice=practice, items=items)
+    return drawn.urls, drawn
 
 
 def message_link_preview(practice) -> str:

@@ -29,7 +29,7 @@ from notifications.schedule_many import Outgoing
 from notifications.unsubscribe import unsubscribe_url_for_key
 from practices.templatetags.portal import money, phone
 
-from .links import LinkRequest, message_links
+from .links import DrawnLinks, LinkRequest, message_links, message_links_drawn
 from .models import BALANCE_KIND, statement_key
 
 ADDRESSEE_FIELDS = ("id", "first_name", "last_name", "email", "mobile_phone", "home_phone", "time_zone",
@@ -202,14 +202,21 @@ def render(planned: list[Planned], *, practice, links: list[str] | None = None,
     return out
 
 
+def _link_requests(planned: list[Planned]) -> list[LinkRequest]:
+    return [LinkRequest(guarantor_id=p.addressee.id, notification_key=p.key, source="statement",
+                        channel=p.step.data["channel"], dunning_level=p.level)
+            for p in planned if p.step.wants_link]
+
+
 def links_for(planned: list[Planned], *, practice) -> list[str]:
     """The payment links of the planned messages that want one, minted together."""
-    wanted = [p for p in planned if p.step.wants_link]
-    if not wanted:
-        return []
-    return message_links(practice=practice, items=[
-        LinkRequest(guarantor_id=p.addressee.id, notification_key=p.key, source="statement",
-                    channel=p.step.data["channel"], dunning_level=p.level) for p in wanted])
+    return message_links(practice=practice, items=_link_requests(planned))
+
+
+def links_drawn(planned: list[Planned], *, practice) -> tuple[list[str], DrawnLinks | None]:
+    """The payment links of the planned messages that want one, drawn and not yet stored (see
+    links.message_links_drawn)."""
+    return message_links_drawn(practice=practice, items=_link_requests(planned))
 
 
 def outgoing(planned: list[Planned], *, practice, tag: str, reason: str,

@@ -1,0 +1,145 @@
+"""A batch outside any transaction, as the API and the CSV import take it on PostgreSQL: the payment
+links and the superseding are written by two side connections (config/side_transaction.py),
+committed just before and just after the batch. These tests commit for real (transaction=True):
+the side connections see only committed rows."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from config.side_transaction import SideTransaction, SideTransactionFailed, available
+from notifications.models import Notification, NotificationDue, ReasonCode, Status
+from payments.models import QuickPayLink
+from payments.quickpay import DrawnLinks
+from practices.models import AuditEvent
+from statements import ingest
+from statements.models import BALANCE_KIND, Statement, StatementBatch
+
+from .conftest import item, make_guarantor, receive
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OCT_1 = datetime(2026, 10, 1, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def paying_office(office):
+    office.addon_online_payments = True
+    office.save()
+    return office
+
+
+def statuses(batch):
+    return sorted(Notification.objects.filter(tag=batch.tag).values_list("status", "reason_code"))
+
+
+def test_side_transactions_are_used_only_outside_every_other_transaction(paying_office):
+    from django.db import transaction
+
+    assert available()
+    with transaction.atomic():
+        assert not available()
+        assert available(enclosing=1)
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_beside_the_batch_the_links_are_stored_and_the_older_messages_superseded(paying_office, monkeypatch):
+    sides = []
+
+    class Counted(SideTransaction):
+        def __init__(self, name, **kwargs):
+            sides.append(name)
+            super().__init__(name, **kwargs)
+
+    monkeypatch.setattr(ingest, "SideTransaction", Counted)
+    guarantors = [make_guarantor(paying_office, email=f"g{n}@example.test") for n in range(3)]
+    first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05") for g in guarantors]).batch
+    assert first.notifications_queued == 6
+    second = receive(paying_office, "s2", [item(g, statement_date="2026-10-06") for g in guarantors]).batch
+    assert second.superseded == 6 and second.notifications_queued == 6
+    assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 6
+    assert statuses(second) == [(Status.QUEUED, "")] * 6
+    assert sides == ["statement-links", "statement-supersede"] * 2
+    assert not NotificationDue.objects.filter(notification__tag=first.tag).exists()
+    # Every message of either batch carries a link that was stored, under its own key.
+    for notification in Notification.objects.filter(kind=BALANCE_KIND):
+        link = QuickPayLink.objects.get(notification_key=notification.idempotency_key)
+        assert link.guarantor_id == notification.recipient_id
+        assert "/p/" in notification.body
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_batch_that_fails_after_the_sides_wrote_leaves_nothing_of_itself(paying_office, monkeypatch):
+    g = make_guarantor(paying_office)
+    first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
+    links_before = QuickPayLink.objects.count()
+    finish = ingest._ChunkWriter.finish
+
+    def finish_then_fail(self):
+        assert self.supersede_side is not None and self.links_side is not None
+        finish(self)  # the superseding ran beside; its transaction is still open
+        assert self.superseded == 2
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ingest._ChunkWriter, "finish", finish_then_fail)
+    with pytest.raises(RuntimeError):
+        receive(paying_office, "s2", [item(g, statement_date="2026-10-06")])
+    assert not StatementBatch.objects.filter(batch_id="s2").exists()
+    assert Statement.objects.filter(guarantor=g).count() == 1
+    assert statuses(first) == [(Status.QUEUED, "")] * 2  # the superseding rolled back with it
+    assert NotificationDue.objects.filter(notification__tag=first.tag).count() == 2
+    assert QuickPayLink.objects.count() == links_before  # so did the links
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_link_that_cannot_be_stored_fails_the_whole_batch(paying_office, monkeypatch):
+    g = make_guarantor(paying_office)
+    first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
+
+    def refuse(self):
+        raise ValueError("1 of 2 notification keys already had a payment link")
+
+    monkeypatch.setattr(DrawnLinks, "store_all", refuse)
+    with pytest.raises(ValueError, match="already had a payment link"):
+        receive(paying_office, "s2", [item(g, statement_date="2026-10-06")])
+    assert not StatementBatch.objects.filter(batch_id="s2").exists()
+    assert statuses(first) == [(Status.QUEUED, "")] * 2
+
+
+def _audit(practice, action):
+    AuditEvent.objects.create(practice=practice, action=action, target="side")
+
+
+def test_a_side_transaction_commits_when_told_and_rolls_back_otherwise(paying_office):
+    with SideTransaction("test-commit") as side:
+        side.submit(_audit, paying_office, "side.kept")
+        side.wait()
+        # Not visible outside the side's transaction until it commits.
+        assert not AuditEvent.objects.filter(action="side.kept").exists()
+        side.commit()
+    assert AuditEvent.objects.filter(action="side.kept").count() == 1
+
+    with SideTransaction("test-leave") as side:
+        side.submit(_audit, paying_office, "side.left")
+        side.wait()
+    assert not AuditEvent.objects.filter(action="side.left").exists()
+
+
+def test_a_failure_beside_rolls_the_side_back_and_is_raised_by_commit(paying_office):
+    def fail():
+        raise ValueError("refused")
+
+    side = SideTransaction("test-fail")
+    side.submit(_audit, paying_office, "side.before")
+    failed = side.submit(fail)
+    after = side.submit(_audit, paying_office, "side.after")
+    with pytest.raises(ValueError, match="refused"):
+        failed.result()
+    with pytest.raises(SideTransactionFailed):
+        after.result()
+    with pytest.raises(ValueError, match="refused"):
+        side.commit()
+    assert not AuditEvent.objects.filter(action__startswith="side.").exists()
+    with pytest.raises(RuntimeError):
+        side.submit(_audit, paying_office, "side.late")
