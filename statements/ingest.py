@@ -15,14 +15,25 @@
    d. stop the unsent messages of the guarantors' previous statements as superseded (one
       set-based cancel): the newest statement speaks, whatever it says;
    e. queue the messages of the profile's approved proof at each statement's level, one per
-      step whose channel the guarantor can receive (scheduling.py), rendered with their links
-      (by a second thread, while the database runs d) and written by one set-based schedule.
+      step whose channel the guarantor can receive (scheduling.py), rendered with their payment
+      links and written by one set-based schedule.
    Nothing is queued when the balance-notifications add-on is off, or the profile is inactive
    or has no approved proof: the statements and counts are kept and the batch says why.
 
-Memory: the checked statements of the request (about 200 bytes each) and one chunk's rows.
+Four things run side by side (the machine's cores are the limit, not the database's waits):
+- this thread reads the guarantors and writes the statements, dunning rows and messages;
+- a second thread does the Python alone: a and b for the next chunk, and the texts of this one,
+  while this thread writes the messages of the chunk before;
+- on PostgreSQL outside any other transaction, two side connections (config/side_transaction.py)
+  store the payment links (committed just before the batch: a message never carries a link that
+  was not stored; a link left by a crash in between is one nobody has) and run d (committed
+  just after: a crash in between leaves older messages queued, and the "still wanted?" check
+  stops them as superseded before they are sent). Elsewhere both are done in line.
+
+Memory: the checked statements of the request (about 200 bytes each) and three chunks' rows.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -39,6 +50,7 @@ from notifications.schedule_many import (
     json_chunks,
     json_list,
     notifications_cancel_many,
+    notifications_copy_new,
     notifications_schedule_many,
 )
 from notifications.sql import among, run
@@ -260,7 +272,7 @@ class _ChunkWriter:
                  supersede_side: SideTransaction | None = None):
         self.practice = practice
         self.renderer = renderer
-        self.rendering: Future | None = None
+        self.renderings: deque[Future] = deque()  # the texts of the last chunks, being rendered
         self.batch = batch
         self.steps = steps
         self.now = now
@@ -283,6 +295,53 @@ class _ChunkWriter:
 
     def write(self, chunk: list[StatementRecord]) -> list[dict]:
         found = self._guarantors([r.guarantor_external_id for r in chunk])
+        # The chunk is planned by the other thread while this one writes the messages of the
+        # chunk before last, whose texts that thread rendered meanwhile.
+        planning = self.renderer.submit(self._plan, chunk, found)
+        while len(self.renderings) >= 2:
+            self._schedule_rendered()
+        rejected, plans, statement_rows, old_keys, no_channel = planning.result()
+        self.no_channel += no_channel
+        if not plans:
+            return rejected
+        # c. statements and dunning rows
+        ids = self._write_statements(statement_rows)
+        self.accepted += len(plans)
+        # d. the previous statements' unsent messages (beside, or here)
+        if old_keys:
+            if self.supersede_side is not None:
+                self.superseding.append(self.supersede_side.submit(self._supersede, old_keys))
+            else:
+                self.superseded += self._supersede(old_keys)
+        # e. this chunk's messages, with their payment links (stored beside, or here)
+        planned = []
+        for gid, items in plans:
+            for p in items:
+                p.statement_id = ids[gid]
+                planned.append(p)
+        if planned:
+            links, drawn = links_drawn(planned, practice=self.practice)
+            if drawn is not None:
+                if self.links_side is not None:
+                    self.links_side.submit(drawn.store_all)
+                else:
+                    drawn.store_all()
+            self.renderings.append(self.renderer.submit(
+                outgoing, planned, practice=self.practice, tag=self.tag, reason=self.reason, links=links))
+        return rejected
+
+    def _schedule_rendered(self) -> None:
+        """Write the messages of the oldest chunk rendered."""
+        messages = self.renderings.popleft().result()
+        if json_chunks():  # the keys name statements this batch wrote: new by construction
+            self.queued += notifications_copy_new(practice=self.practice, messages=messages).created
+        else:
+            self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
+                                                       chunk=len(messages)).created
+
+    def _plan(self, chunk: list[StatementRecord], found: dict[str, tuple]):
+        """a. rejections, b. counts, levels and what each statement queues (Python alone: it runs
+        in the other thread)."""
         rejected, kept = [], []
         for record in chunk:
             row = found.get(record.guarantor_external_id)
@@ -295,10 +354,7 @@ class _ChunkWriter:
                                             "(their own guarantor)"})
             else:
                 kept.append((record, row))
-        if not kept:
-            return rejected
-        # b. counts, levels and what each statement queues
-        plans, statement_rows, old_keys = [], [], []
+        plans, statement_rows, old_keys, no_channel = [], [], [], 0
         for record, row in kept:
             addressee = Addressee(row[1], *row[3:12])
             old_count, old_statement, old_steps = row[12] or 0, row[13], row[14] or ""
@@ -318,7 +374,7 @@ class _ChunkWriter:
                     practice_tz=self.practice.time_zone)
                 receivable = [p for p in planned if p.address]
                 if planned and not receivable:
-                    self.no_channel += 1
+                    no_channel += 1
                 planned = receivable
             plans.append((addressee.id, planned))
             statement_rows.append((addressee.id, record.statement_date, record.due_date,
@@ -326,44 +382,7 @@ class _ChunkWriter:
                                    ",".join(str(p.step.data["id"]) for p in planned), count))
             if old_statement:
                 old_keys += [statement_key(old_statement, int(s)) for s in old_steps.split(",") if s]
-        # c. statements and dunning rows
-        ids = self._write_statements(statement_rows)
-        self.accepted += len(kept)
-        # d. the previous statements' unsent messages (beside, or here)
-        if old_keys:
-            if self.supersede_side is not None:
-                self.superseding.append(self.supersede_side.submit(self._supersede, old_keys))
-            else:
-                self.superseded += self._supersede(old_keys)
-        # e. this chunk's messages, with their payment links (stored beside, or here)
-        planned = []
-        for gid, items in plans:
-            for p in items:
-                p.statement_id = ids[gid]
-                planned.append(p)
-        links = []
-        if planned:
-            links, drawn = links_drawn(planned, practice=self.practice)
-            if drawn is not None:
-                if self.links_side is not None:
-                    self.links_side.submit(drawn.store_all)
-                else:
-                    drawn.store_all()
-        # The texts are rendered by the other thread while this one writes the previous chunk's
-        # messages (rendering is Python alone, and the wait for the database lets go of the
-        # interpreter: the two overlap).
-        rendering = self.renderer.submit(outgoing, planned, practice=self.practice, tag=self.tag,
-                                         reason=self.reason, links=links) if planned else None
-        self._schedule_rendered()
-        self.rendering = rendering
-        return rejected
-
-    def _schedule_rendered(self) -> None:
-        if self.rendering is not None:
-            messages = self.rendering.result()
-            self.rendering = None
-            self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
-                                                       chunk=len(messages)).created
+        return rejected, plans, statement_rows, old_keys, no_channel
 
     def _supersede(self, keys: list[str]) -> int:
         return notifications_cancel_many(
@@ -373,7 +392,8 @@ class _ChunkWriter:
     def finish(self) -> None:
         """Write the last chunk's messages; wait for the superseding done beside (its count goes
         in the batch row)."""
-        self._schedule_rendered()
+        while self.renderings:
+            self._schedule_rendered()
         if self.supersede_side is not None:
             self.supersede_side.wait()
             self.superseded += sum(future.result() for future in self.superseding)

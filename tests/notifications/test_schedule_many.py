@@ -116,3 +116,42 @@ def test_unsubscribe_tokens_by_key_round_trip_and_refuse_tampering():
     assert "/" not in token and unsubscribe_reference(token) == {"idempotency_key": key}
     assert unsubscribe_reference(token[:-2] + "xx") is None
     assert unsubscribe_reference("garbage") is None
+
+
+@time_machine.travel(NOW, tick=False)
+def test_rows_new_by_construction_are_copied_in_with_what_a_schedule_gives_them(
+        world, django_capture_on_commit_callbacks):
+    from django.db import IntegrityError, transaction
+
+    from notifications.schedule_many import notifications_copy_new
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        made = notifications_copy_new(practice=world.practice_a,
+                                      messages=rows(4) + rows(2, prefix="now", later=False, start=10))
+    assert made.created == 6
+    copied = Notification.objects.filter(practice=world.practice_a)
+    scheduled = notifications_schedule_many(practice=world.practice_b, messages=rows(4, prefix="s"))
+    assert scheduled.created == 4
+    shown = ("status", "channel", "address", "recipient_name", "subject", "tag", "attempts", "reason_code",
+             "first_due_at", "send_at", "archived")
+    assert (list(copied.filter(idempotency_key__startswith="m-").order_by("recipient_id").values_list(*shown))
+            == list(Notification.objects.filter(practice=world.practice_b).order_by("recipient_id")
+                    .values_list(*shown)))
+    assert NotificationDue.objects.filter(notification__in=copied).count() == 6
+    details = NotificationEvent.objects.filter(notification__in=copied).values_list("detail", flat=True)
+    assert sorted(details) == ["due 2026-06-12 15:00 UTC"] * 4 + ["due now"] * 2
+    due_now = set(copied.filter(idempotency_key__startswith="now-").values_list("pk", flat=True))
+    assert len(callbacks) == 1 and set(callbacks[0].ids) == due_now
+    # Its ids come from the table's own sequence: a row written the usual way after takes the next.
+    last_copied = max(copied.values_list("pk", flat=True))
+    after = notifications_schedule_many(practice=world.practice_a, messages=rows(1, prefix="after"),
+                                        return_ids=True).created_ids
+    assert after[0] > last_copied
+    # A key already stored is an error, not a row left as it was.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        notifications_copy_new(practice=world.practice_a, messages=rows(1))
+    bad = rows(1, prefix="bad")
+    bad[0] = Outgoing(**{**{f: getattr(bad[0], f) for f in Outgoing.__dataclass_fields__}, "channel": "fax"})
+    with pytest.raises(ValidationError) as refused:
+        notifications_copy_new(practice=world.practice_a, messages=bad)
+    assert "message 0" in refused.value.message_dict["channel"][0]
