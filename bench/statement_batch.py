@@ -18,12 +18,14 @@ time this process spent, and the reference: PostgreSQL's own COPY of batch A's n
 as stored, into the notifications table with its indexes and constraint (rolled back), in the
 same run; as an extra line, COPY into an empty copy of the table. Each batch's notifications/s is
 printed as a ratio of the reference (the goal is at least a third), with the peak memory of this
-process (goal: under 300 MB) and the load average (the machine is shared: run it two or three
-times). BENCH_PROFILE=A (or B, C) prints that batch's profile instead of timing it cleanly
+process (goal: under 300 MB; the memory a batch freed is handed back to the system before the
+next) and the load average (the machine is shared: run it two or three times). BENCH_PROFILE=A
+(or B, C) prints that batch's profile instead of timing it cleanly
 (BENCH_SORT=tottime to sort by own time).
 """
 
 import argparse
+import contextlib
 import csv
 import os
 import resource
@@ -47,6 +49,17 @@ def log(message: str) -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def heap_trim() -> None:
+    """Hand the memory freed by the last batch back to the system (glibc keeps it otherwise), so
+    that the next batch's peak is its own rather than its own on top of that heap."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the peak is then an upper bound
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def guarantor_records(count: int):
@@ -188,6 +201,7 @@ def measure(count: int, workdir: Path) -> None:
         return seconds, StatementBatch.objects.get(practice=practice, batch_id=batch_id)
 
     a_seconds, a = post("A", today, "125.00")
+    heap_trim()
 
     # The reference: PostgreSQL's COPY of batch A's rows, as stored (each key given a suffix
     # to keep it unique), into the notifications table with its indexes and its practice
@@ -242,6 +256,7 @@ def measure(count: int, workdir: Path) -> None:
     started = time.perf_counter()
     upload = profiled("B", csv_batch)
     b_seconds = time.perf_counter() - started
+    heap_trim()
     assert upload.received_batch_id, upload.failure or upload.file_error
     _batch_line("B: CSV, level 2, supersedes", b_seconds, upload.received_batch, reference)
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -148,12 +148,28 @@ class DrawnLinks:
 
     def store_all(self) -> int:
         """Write the links, every one of them new: an item's key with a link already is an error
-        (a caller whose keys are new by construction, such as a statement's messages)."""
+        (a caller whose keys are new by construction, such as a statement's messages, for
+        guarantors it has just read as the practice's: statements/ingest.py). On PostgreSQL by
+        one binary COPY, the way it loads rows fastest (a key or digest already stored is a
+        unique violation)."""
+        if json_chunks():
+            return self._copy()
         stored = self.store()
         if len(stored) < len(self.items):
             raise ValueError(f"{len(self.items) - len(stored)} of {len(self.items)} notification keys "
                              "already had a payment link")
         return len(stored)
+
+    def _copy(self) -> int:
+        practice_id, now, expires_at = self.practice.pk, self.created_at, self.expires_at
+        with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(
+                f"COPY {_LINKS} ({', '.join(name for name, _ in _COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([kind for _, kind in _COPY_COLUMNS])
+            for item, digest in zip(self.items, self.hashes, strict=True):
+                copy.write_row((practice_id, item.guarantor_id, digest, item.notification_key, item.source,
+                                item.channel, item.dunning_level, now, expires_at, 0))
+        return len(self.items)
 
 
 def quickpay_links_draw(*, practice, items: list[LinkRequest]) -> DrawnLinks:
@@ -183,6 +199,10 @@ _STAGE = "quickpay_link_stage"
 _STAGE_COLUMNS = (("guarantor_id", "bigint"), ("token_hash", "varchar"), ("notification_key", "varchar"),
                   ("source", "varchar"), ("channel", "varchar"), ("dunning_level", "integer"))
 _RECORD = ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
+_COPY_COLUMNS = (("practice_id", "bigint"), ("guarantor_id", "bigint"), ("token_hash", "varchar"),
+                 ("notification_key", "varchar"), ("source", "varchar"), ("channel", "varchar"),
+                 ("dunning_level", "smallint"), ("created_at", "timestamptz"), ("expires_at", "timestamptz"),
+                 ("dob_failures", "smallint"))
 
 
 def _pg_insert(source: str) -> str:

@@ -133,3 +133,25 @@ def test_another_practices_staff_cannot_revoke(client_of, world, office):
     assert response.status_code == 404
     link.refresh_from_db()
     assert link.revoked_at is None
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_links_drawn_first_are_stored_whole_or_refused_when_a_key_has_one(office, settings, generic):
+    from django.db import IntegrityError, transaction
+
+    from payments.quickpay import quickpay_links_draw
+
+    settings.OUTBOX_GENERIC_SQL = generic  # the COPY on PostgreSQL, the generic statements elsewhere
+    items = [_request(office.guarantor, n) for n in range(3)]
+    drawn = quickpay_links_draw(practice=office.practice, items=items)
+    assert not QuickPayLink.objects.exists()  # drawn: the URLs are known, nothing is written
+    assert drawn.store_all() == 3
+    for url, item in zip(drawn.urls, items, strict=True):
+        link = quickpay_link_find(token=url.rsplit("/", 1)[1])
+        assert (link.notification_key, link.guarantor_id, link.practice_id, link.dob_failures) == (
+            item.notification_key, office.guarantor.pk, office.practice.pk, 0)
+        assert link.expires_at > link.created_at
+    again = quickpay_links_draw(practice=office.practice, items=[*items[1:], _request(office.guarantor, 9)])
+    with pytest.raises((IntegrityError, ValueError)), transaction.atomic():
+        again.store_all()
+    assert QuickPayLink.objects.count() == 3
