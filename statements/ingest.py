@@ -28,11 +28,13 @@ Four things run side by side (the machine's cores are the limit, not the databas
   store the payment links (committed just before the batch: a message never carries a link that
   was not stored; a link left by a crash in between is one nobody has) and run d (committed
   just after: a crash in between leaves older messages queued, and the "still wanted?" check
-  stops them as superseded before they are sent). Elsewhere both are done in line.
+  stops them as superseded before they are sent). Elsewhere both are done in line, and so is d
+  when the batch's transaction is not the outermost (the CSV import runs inside the upload's).
 
 Memory: the checked statements of the request (about 200 bytes each) and three chunks' rows.
 """
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from config.side_transaction import SideTransaction, available
@@ -67,6 +69,8 @@ from .models import (
 )
 from .records import ContentDigest, StatementRecord, record_check
 from .scheduling import Addressee, links_drawn, outgoing, plan_statement, proof_steps
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 5000
 MAX_STATEMENTS = 100_000
@@ -172,13 +176,16 @@ def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile
                            enclosing: int = 0) -> IngestOutcome:
     """Store a checked batch and queue its messages (module docstring); all or nothing.
 
-    On PostgreSQL, outside any transaction but for `enclosing` blocks that hold nothing of the
-    batch's (see config.side_transaction), the payment links and the superseding are written by
+    On PostgreSQL, outside any transaction, the payment links and the superseding are written by
     two side connections while this one writes the statements and the messages: the links commit
-    just before the batch, the superseding just after it."""
-    beside = available(enclosing=enclosing)
-    with (SideTransaction("statement-links") if beside else nullcontext()) as links_side, \
-            (SideTransaction("statement-supersede") if beside else nullcontext()) as supersede_side:
+    just before the batch, the superseding just after it. Inside `enclosing` blocks that hold
+    nothing of the batch's (see config.side_transaction) only the links are written beside: the
+    batch commits with the outermost block, after this call."""
+    # The links may commit inside an enclosing transaction (before it, still); the superseding
+    # must commit after the batch does, so only when this transaction is the outermost one.
+    links_beside, supersede_beside = available(enclosing=enclosing), available()
+    with (SideTransaction("statement-links") if links_beside else nullcontext()) as links_side, \
+            (SideTransaction("statement-supersede") if supersede_beside else nullcontext()) as supersede_side:
         with transaction.atomic():
             outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
                               source=source, actor=actor, progress=progress,
@@ -186,9 +193,14 @@ def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile
             if links_side is not None:
                 links_side.commit()  # a failure there raises here: the batch rolls back
         if supersede_side is not None:
-            # After the batch's commit: lost to a crash in between, the older messages would
-            # still be stopped as superseded by the "still wanted?" check before their send.
-            supersede_side.commit()
+            # After the batch's commit: lost to a crash in between, or refused, the older
+            # messages would still be stopped as superseded by the "still wanted?" check before
+            # their send. The batch stands either way.
+            try:
+                supersede_side.commit()
+            except DatabaseError as exc:
+                logger.error("statement batch %s: the superseding of older messages did not commit (%s); "
+                             "they are stopped when they fall due", outcome.batch.pk, type(exc).__name__)
     return outcome
 
 

@@ -143,3 +143,33 @@ def test_a_failure_beside_rolls_the_side_back_and_is_raised_by_commit(paying_off
     assert not AuditEvent.objects.filter(action__startswith="side.").exists()
     with pytest.raises(RuntimeError):
         side.submit(_audit, paying_office, "side.late")
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_inside_an_enclosing_transaction_only_the_links_go_beside(paying_office, monkeypatch):
+    # The CSV import takes a batch inside the upload's transaction: the batch commits with it,
+    # after the call, so the superseding (which must commit after the batch) stays in line.
+    from django.db import transaction
+
+    from statements.models import BatchSource
+    from statements.services import statement_batch_receive
+
+    sides = []
+
+    class Counted(SideTransaction):
+        def __init__(self, name, **kwargs):
+            sides.append(name)
+            super().__init__(name, **kwargs)
+
+    monkeypatch.setattr(ingest, "SideTransaction", Counted)
+    g = make_guarantor(paying_office)
+    first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
+    sides.clear()
+    with transaction.atomic():
+        second = statement_batch_receive(
+            practice=paying_office, batch_id="s2", profile_slug=None, source=BatchSource.CSV,
+            items=enumerate([item(g, statement_date="2026-10-06")]), enclosing=1).batch
+        assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
+    assert sides == ["statement-links"]
+    assert second.superseded == 2 and statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
+    assert QuickPayLink.objects.filter(notification_key__startswith="statement:").count() == 4
