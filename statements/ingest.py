@@ -73,6 +73,7 @@ from .scheduling import Addressee, links_drawn, outgoing, plan_statement, proof_
 logger = logging.getLogger(__name__)
 
 CHUNK = 5000
+BESIDE_FROM = 2000  # statements: a smaller batch writes everything on its own connection
 MAX_STATEMENTS = 100_000
 KEPT_REJECTIONS = 1000
 ZERO = Decimal("0.00")
@@ -176,14 +177,17 @@ def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile
                            enclosing: int = 0) -> IngestOutcome:
     """Store a checked batch and queue its messages (module docstring); all or nothing.
 
-    On PostgreSQL, outside any transaction, the payment links and the superseding are written by
-    two side connections while this one writes the statements and the messages: the links commit
-    just before the batch, the superseding just after it. Inside `enclosing` blocks that hold
-    nothing of the batch's (see config.side_transaction) only the links are written beside: the
-    batch commits with the outermost block, after this call."""
+    On PostgreSQL, outside any transaction, the payment links and the superseding of a batch of
+    BESIDE_FROM statements or more are written by two side connections while this one writes the
+    statements and the messages: the links commit just before the batch, the superseding just
+    after it. Inside `enclosing` blocks that hold nothing of the batch's (see
+    config.side_transaction) only the links are written beside: the batch commits with the
+    outermost block, after this call."""
     # The links may commit inside an enclosing transaction (before it, still); the superseding
-    # must commit after the batch does, so only when this transaction is the outermost one.
-    links_beside, supersede_beside = available(enclosing=enclosing), available()
+    # must commit after the batch does, so only when this transaction is the outermost one. A
+    # small batch keeps to one connection: two more would cost more than they save.
+    large = len(checked.records) >= BESIDE_FROM
+    links_beside, supersede_beside = large and available(enclosing=enclosing), large and available()
     with (SideTransaction("statement-links") if links_beside else nullcontext()) as links_side, \
             (SideTransaction("statement-supersede") if supersede_beside else nullcontext()) as supersede_side:
         with transaction.atomic():

@@ -24,7 +24,8 @@ OCT_1 = datetime(2026, 10, 1, 17, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def paying_office(office):
+def paying_office(office, monkeypatch):
+    monkeypatch.setattr(ingest, "BESIDE_FROM", 1)  # these batches are small
     office.addon_online_payments = True
     office.save()
     return office
@@ -32,6 +33,14 @@ def paying_office(office):
 
 def statuses(batch):
     return sorted(Notification.objects.filter(tag=batch.tag).values_list("status", "reason_code"))
+
+
+def test_a_small_batch_keeps_to_its_own_connection(office, monkeypatch):
+    sides = []
+    monkeypatch.setattr(ingest, "SideTransaction", lambda name, **kw: sides.append(name))
+    g = make_guarantor(office)
+    assert receive(office, "s1", [item(g)]).batch.notifications_queued == 2
+    assert sides == [] and ingest.BESIDE_FROM > 1
 
 
 def test_side_transactions_are_used_only_outside_every_other_transaction(paying_office):
