@@ -198,7 +198,10 @@ def upload_run(kind: UploadKind, *, upload_id: int) -> CsvUpload:
     transaction and its DONE status commits with the rows."""
     try:
         with transaction.atomic():
-            row = kind.model.objects.select_for_update().select_related("practice").get(pk=upload_id)
+            # The upload's row only: with select_related, FOR UPDATE would lock the practice's row
+            # too, and every insert that refers to the practice would wait for the whole import.
+            row = kind.model.objects.select_for_update(of=("self",)).select_related("practice").get(
+                pk=upload_id)
             if row.status != ImportStatus.QUEUED:
                 return row
             total = row.valid_rows

@@ -28,8 +28,8 @@ Four things run side by side (the machine's cores are the limit, not the databas
   store the payment links (committed just before the batch: a message never carries a link that
   was not stored; a link left by a crash in between is one nobody has) and run d (committed
   just after: a crash in between leaves older messages queued, and the "still wanted?" check
-  stops them as superseded before they are sent). Elsewhere both are done in line, and so is d
-  when the batch's transaction is not the outermost (the CSV import runs inside the upload's).
+  stops them as superseded before they are sent). Elsewhere both are done in line. (The CSV
+  import takes its batch on a connection of its own for this: csv_batches.py.)
 
 Memory: the checked statements of the request (about 200 bytes each) and three chunks' rows.
 """
@@ -173,23 +173,19 @@ def statements_check(*, items: Iterable[tuple[int, object]], profile_slug: str) 
 
 
 def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile, checked: Checked,
-                           source: str, actor=None, progress: Callable[[int], None] | None = None,
-                           enclosing: int = 0) -> IngestOutcome:
+                           source: str, actor=None,
+                           progress: Callable[[int], None] | None = None) -> IngestOutcome:
     """Store a checked batch and queue its messages (module docstring); all or nothing.
 
     On PostgreSQL, outside any transaction, the payment links and the superseding of a batch of
     BESIDE_FROM statements or more are written by two side connections while this one writes the
     statements and the messages: the links commit just before the batch, the superseding just
-    after it. Inside `enclosing` blocks that hold nothing of the batch's (see
-    config.side_transaction) only the links are written beside: the batch commits with the
-    outermost block, after this call."""
-    # The links may commit inside an enclosing transaction (before it, still); the superseding
-    # must commit after the batch does, so only when this transaction is the outermost one. A
-    # small batch keeps to one connection: two more would cost more than they save.
-    large = len(checked.records) >= BESIDE_FROM
-    links_beside, supersede_beside = large and available(enclosing=enclosing), large and available()
-    with (SideTransaction("statement-links") if links_beside else nullcontext()) as links_side, \
-            (SideTransaction("statement-supersede") if supersede_beside else nullcontext()) as supersede_side:
+    after it. (Inside another transaction, whose commit would come after the superseding's,
+    everything is written here.)"""
+    # A small batch keeps to one connection: two more would cost more than they save.
+    beside = len(checked.records) >= BESIDE_FROM and available()
+    with (SideTransaction("statement-links") if beside else nullcontext()) as links_side, \
+            (SideTransaction("statement-supersede") if beside else nullcontext()) as supersede_side:
         with transaction.atomic():
             outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
                               source=source, actor=actor, progress=progress,

@@ -18,12 +18,12 @@ __all__ = ["profile_create", "profile_make_default", "profile_update", "proof_ap
 
 
 def statement_batch_receive(*, practice, batch_id, profile_slug, items: Iterable[tuple[int, object]],
-                            source: str, actor=None, progress: Callable[[int], None] | None = None,
-                            enclosing: int = 0) -> IngestOutcome:
+                            source: str, actor=None,
+                            progress: Callable[[int], None] | None = None) -> IngestOutcome:
     """Check a batch's statements and take it in (ingest.py). Raises ValidationError for a bad
     batch_id, ProfileUnknown, or BatchConflict for a batch_id already used by other statements."""
     batch_id = batch_id_clean(batch_id)
     profile = profile_for(practice=practice, slug=profile_slug)
     checked = statements_check(items=items, profile_slug=profile.slug)
     return statement_batch_ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
-                                  source=source, actor=actor, progress=progress, enclosing=enclosing)
+                                  source=source, actor=actor, progress=progress)

@@ -155,13 +155,16 @@ def test_a_failure_beside_rolls_the_side_back_and_is_raised_by_commit(paying_off
 
 
 @time_machine.travel(OCT_1, tick=False)
-def test_inside_an_enclosing_transaction_only_the_links_go_beside(paying_office, monkeypatch):
-    # The CSV import takes a batch inside the upload's transaction: the batch commits with it,
-    # after the call, so the superseding (which must commit after the batch) stays in line.
-    from django.db import transaction
+def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(paying_office, monkeypatch):
+    # The CSV import runs inside the upload's transaction (its row locked); the batch goes to a
+    # connection of its own, so that it is the outermost transaction there and its superseding
+    # commits after it.
+    import io
 
-    from statements.models import BatchSource
-    from statements.services import statement_batch_receive
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from statements.csv_batches import statement_upload_confirm, statement_upload_create
+    from statements.models import StatementProfile
 
     sides = []
 
@@ -174,11 +177,17 @@ def test_inside_an_enclosing_transaction_only_the_links_go_beside(paying_office,
     g = make_guarantor(paying_office)
     first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
     sides.clear()
-    with transaction.atomic():
-        second = statement_batch_receive(
-            practice=paying_office, batch_id="s2", profile_slug=None, source=BatchSource.CSV,
-            items=enumerate([item(g, statement_date="2026-10-06")]), enclosing=1).batch
-        assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
-    assert sides == ["statement-links"]
-    assert second.superseded == 2 and statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
+    data = io.StringIO()
+    data.write("guarantor_external_id,statement_date,due_date,amount_due,balance\n")
+    data.write(f"{g.external_id},2026-10-06,2026-10-25,130.00,250.00\n")
+    upload = statement_upload_create(
+        practice=paying_office, actor=None, batch_id="csv-2",
+        profile=StatementProfile.objects.get(practice=paying_office, slug="standard"),
+        upload=SimpleUploadedFile("b.csv", data.getvalue().encode(), "text/csv"))
+    upload = statement_upload_confirm(upload=upload, actor=None, mode="all")
+    assert upload.status == "done", upload.failure
+    assert sides == ["statement-links", "statement-supersede"]
+    second = upload.received_batch
+    assert (second.batch_id, second.superseded, second.notifications_queued) == ("csv-2", 2, 2)
+    assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
     assert QuickPayLink.objects.filter(notification_key__startswith="statement:").count() == 4
