@@ -31,13 +31,25 @@ def paying_office(office, monkeypatch):
     return office
 
 
+@pytest.fixture
+def sides(monkeypatch):
+    """The names of the side transactions the ingestion opens, in order."""
+    opened = []
+
+    class Counted(SideTransaction):
+        def __init__(self, name, **kwargs):
+            opened.append(name)
+            super().__init__(name, **kwargs)
+
+    monkeypatch.setattr(ingest, "SideTransaction", Counted)
+    return opened
+
+
 def statuses(batch):
     return sorted(Notification.objects.filter(tag=batch.tag).values_list("status", "reason_code"))
 
 
-def test_a_small_batch_keeps_to_its_own_connection(office, monkeypatch):
-    sides = []
-    monkeypatch.setattr(ingest, "SideTransaction", lambda name, **kw: sides.append(name))
+def test_a_small_batch_keeps_to_its_own_connection(office, sides):
     g = make_guarantor(office)
     assert receive(office, "s1", [item(g)]).batch.notifications_queued == 2
     assert sides == [] and ingest.BESIDE_FROM > 1
@@ -53,15 +65,7 @@ def test_side_transactions_are_used_only_outside_every_other_transaction(paying_
 
 
 @time_machine.travel(OCT_1, tick=False)
-def test_beside_the_batch_the_links_are_stored_and_the_older_messages_superseded(paying_office, monkeypatch):
-    sides = []
-
-    class Counted(SideTransaction):
-        def __init__(self, name, **kwargs):
-            sides.append(name)
-            super().__init__(name, **kwargs)
-
-    monkeypatch.setattr(ingest, "SideTransaction", Counted)
+def test_beside_the_batch_the_links_are_stored_and_the_older_messages_superseded(paying_office, sides):
     guarantors = [make_guarantor(paying_office, email=f"g{n}@example.test") for n in range(3)]
     first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05") for g in guarantors]).batch
     assert first.notifications_queued == 6
@@ -155,7 +159,7 @@ def test_a_failure_beside_rolls_the_side_back_and_is_raised_by_commit(paying_off
 
 
 @time_machine.travel(OCT_1, tick=False)
-def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(paying_office, monkeypatch):
+def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(paying_office, sides):
     # The CSV import runs inside the upload's transaction (its row locked); the batch goes to a
     # connection of its own, so that it is the outermost transaction there and its superseding
     # commits after it.
@@ -166,14 +170,6 @@ def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(p
     from statements.csv_batches import statement_upload_confirm, statement_upload_create
     from statements.models import StatementProfile
 
-    sides = []
-
-    class Counted(SideTransaction):
-        def __init__(self, name, **kwargs):
-            sides.append(name)
-            super().__init__(name, **kwargs)
-
-    monkeypatch.setattr(ingest, "SideTransaction", Counted)
     g = make_guarantor(paying_office)
     first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
     sides.clear()
