@@ -72,7 +72,7 @@ from .scheduling import Addressee, links_drawn, outgoing, plan_statement, proof_
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 5000
+CHUNK = 2500
 BESIDE_FROM = 2000  # statements: a smaller batch writes everything on its own connection
 MAX_STATEMENTS = 100_000
 KEPT_REJECTIONS = 1000
