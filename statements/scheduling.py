@@ -29,7 +29,7 @@ from notifications.schedule_many import Outgoing
 from notifications.unsubscribe import unsubscribe_url_for_key
 from practices.templatetags.portal import money, phone
 
-from .links import DrawnLinks, LinkRequest, message_links, message_links_drawn
+from .links import DrawnLinks, LinkRequest, message_links_drawn
 from .models import BALANCE_KIND, statement_key
 
 ADDRESSEE_FIELDS = ("id", "first_name", "last_name", "email", "mobile_phone", "home_phone", "time_zone",
@@ -208,24 +208,16 @@ def _link_requests(planned: list[Planned]) -> list[LinkRequest]:
             for p in planned if p.step.wants_link]
 
 
-def links_for(planned: list[Planned], *, practice) -> list[str]:
-    """The payment links of the planned messages that want one, minted together."""
-    return message_links(practice=practice, items=_link_requests(planned))
-
-
 def links_drawn(planned: list[Planned], *, practice) -> tuple[list[str], DrawnLinks | None]:
     """The payment links of the planned messages that want one, drawn and not yet stored (see
     links.message_links_drawn)."""
     return message_links_drawn(practice=practice, items=_link_requests(planned))
 
 
-def outgoing(planned: list[Planned], *, practice, tag: str, reason: str,
-             links: list[str] | None = None) -> list[Outgoing]:
+def outgoing(planned: list[Planned], *, practice, tag: str, reason: str, links: list[str]) -> list[Outgoing]:
     """The outbox rows of receivable planned messages (the caller filtered them), with `links`
-    as `links_for` gave them (minted here when None). With the links given it reads and writes
-    nothing but its arguments: it may run in another thread."""
-    if links is None:
-        links = links_for(planned, practice=practice)
+    as `links_drawn` gave them. It reads and writes nothing but its arguments: it may run in
+    another thread."""
     texts = render(planned, practice=practice, links=links)
     return [Outgoing(recipient_kind="patient", recipient_id=p.addressee.id, channel=p.step.data["channel"],
                      address=p.address, kind=BALANCE_KIND, body=body, idempotency_key=p.key,
