@@ -62,12 +62,14 @@ class SideTransaction:
         arguments hold)."""
         if self._ended:
             raise RuntimeError("this side transaction has ended")
+        # Only the futures still to run are kept (a failure is kept in _error): the caller holds
+        # those whose results it wants, and a result can be large (rows read beside).
         pending = [f for f in self._futures if not f.done()]
         while len(pending) >= self._in_flight:
             pending[0].exception()  # waits for the oldest; its error is raised by commit
             pending = [f for f in pending if not f.done()]
         future: Future = Future()
-        self._futures.append(future)
+        self._futures = [*pending, future]
         self._queue.put((future, fn, args, kwargs))
         return future
 

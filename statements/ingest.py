@@ -1,10 +1,12 @@
 """Taking in a statement batch from the PMS (API request or CSV file), set-based.
 
 1. Check every statement on its own (records.py) and note repeated guarantors; digest the
-   statements as sent, whatever their order.
+   statements as sent, whatever their order. This goes a chunk at a time, a chunk ahead of
+   the one written (StatementChecker), so that a large batch is never held twice.
 2. Under a per-practice lock (PostgreSQL advisory lock; SQLite has one writer anyway): the same
    batch_id with the same digest is a repeat (its stored counts are the answer), with another
-   digest a conflict. Otherwise the batch row is written.
+   digest a conflict (the statements are all checked first). Otherwise the batch row is
+   written, and its digest and count received when the last chunk is.
 3. Then, by chunks of CHUNK statements, each chunk a handful of statements to the database:
    a. read the chunk's guarantors with their dunning count and current statement (one query);
       unknown guarantors and patients who are not guarantors are rejected one by one;
@@ -20,18 +22,20 @@
    Nothing is queued when the balance-notifications add-on is off, or the profile is inactive
    or has no approved proof: the statements and counts are kept and the batch says why.
 
-Four things run side by side (the machine's cores are the limit, not the database's waits):
-- this thread reads the guarantors and writes the statements, dunning rows and messages;
+Five things run side by side (the machine's cores are the limit, not the database's waits):
+- this thread writes the statements, dunning rows and messages;
 - a second thread does the Python alone: a and b for the next chunk, and the texts of this one,
-  while this thread writes the messages of the chunk before;
+  while this thread writes the messages of the chunk before; a third checks the chunk after;
 - on PostgreSQL outside any other transaction, two side connections (config/side_transaction.py)
-  store the payment links (committed just before the batch: a message never carries a link that
-  was not stored; a link left by a crash in between is one nobody has) and run d (committed
-  just after: a crash in between leaves older messages queued, and the "still wanted?" check
-  stops them as superseded before they are sent). Elsewhere both are done in line. (The CSV
-  import takes its batch on a connection of its own for this: csv_batches.py.)
+  read the next chunk's guarantors and store the payment links (committed just before the
+  batch: a message never carries a link that was not stored; a link left by a crash in between
+  is one nobody has) and run d (committed just after: a crash in between leaves older messages
+  queued, and the "still wanted?" check stops them as superseded before they are sent).
+  Elsewhere all is done in line. (The CSV import takes its batch on a connection of its own for
+  this: csv_batches.py.)
 
-Memory: the checked statements of the request (about 200 bytes each) and three chunks' rows.
+Memory: what the caller holds of the request (the API's parsed body; a CSV file is read as it
+goes), a digest of each guarantor named so far, and a few chunks' rows.
 """
 
 import logging
@@ -73,7 +77,7 @@ from .scheduling import Addressee, links_drawn, outgoing, plan_statement, proof_
 logger = logging.getLogger(__name__)
 
 CHUNK = 2500
-BESIDE_FROM = 2000  # statements: a smaller batch writes everything on its own connection
+BESIDE_FROM = 2000  # statements: a smaller batch writes everything on its own connection (< CHUNK)
 MAX_STATEMENTS = 100_000
 KEPT_REJECTIONS = 1000
 ZERO = Decimal("0.00")
@@ -142,53 +146,76 @@ def sending_note(*, practice, profile: StatementProfile) -> str:
     return ""
 
 
-@dataclass
-class Checked:
-    records: list[StatementRecord]
-    rejected: list[dict]
-    digest: str
-    received: int
+class StatementChecker:
+    """Checks a batch's (index, item) pairs a chunk at a time, as the ingestion asks for them: a
+    guarantor named twice is rejected after its first. The digest of the statements as sent
+    (whatever their order) and the count received are known once every item was taken."""
+
+    def __init__(self, items: Iterable[tuple[int, object]], profile_slug: str):
+        self._items = iter(items)
+        self._digest = ContentDigest(profile_slug)
+        self._first_at: dict[str, int] = {}
+        self.rejected: list[dict] = []
+        self.received = 0
+        self.exhausted = False
+
+    def take(self, size: int) -> list[StatementRecord] | None:
+        """The statements of the next `size` items that pass (maybe none); None once every item
+        was taken."""
+        if self.exhausted:
+            return None
+        records, rejected, first_at = [], self.rejected, self._first_at
+        taken = 0
+        for index, item in self._items:
+            taken += 1
+            self._digest.add(item)
+            record, errors = record_check(index, item)
+            if record is None:
+                rejected += [{"index": index, "field": f, "message": m} for f, m in errors]
+            elif (seen := first_at.setdefault(record.guarantor_external_id, index)) != index:
+                rejected.append({"index": index, "field": "guarantor_external_id", "message":
+                                 f"{record.guarantor_external_id!r} appears again (first at {seen})"})
+            else:
+                records.append(record)
+            if taken == size:
+                break
+        else:
+            self.exhausted = True
+        self.received += taken
+        return records if taken or not self.exhausted else None
+
+    def take_all(self) -> list[StatementRecord]:
+        records = []
+        while (part := self.take(CHUNK)) is not None:
+            records += part
+        return records
+
+    def digest(self) -> str:
+        assert self.exhausted, "the digest is of every item"
+        return self._digest.hexdigest()
 
 
-def statements_check(*, items: Iterable[tuple[int, object]], profile_slug: str) -> Checked:
-    """Check each (index, item); a guarantor named twice is rejected after its first."""
-    digest = ContentDigest(profile_slug)
-    records, rejected = [], []
-    first_at: dict[str, int] = {}
-    received = 0
-    for index, item in items:
-        received += 1
-        digest.add(item)
-        record, errors = record_check(index, item)
-        if record is None:
-            rejected += [{"index": index, "field": f, "message": m} for f, m in errors]
-            continue
-        seen = first_at.setdefault(record.guarantor_external_id, index)
-        if seen != index:
-            rejected.append({"index": index, "field": "guarantor_external_id",
-                             "message": f"{record.guarantor_external_id!r} appears again (first at {seen})"})
-            continue
-        records.append(record)
-    return Checked(records=records, rejected=rejected, digest=digest.hexdigest(), received=received)
-
-
-def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile, checked: Checked,
-                           source: str, actor=None,
+def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile,
+                           items: Iterable[tuple[int, object]], source: str, actor=None,
                            progress: Callable[[int], None] | None = None) -> IngestOutcome:
-    """Store a checked batch and queue its messages (module docstring); all or nothing.
+    """Check and store a batch and queue its messages (module docstring); all or nothing.
 
-    On PostgreSQL, outside any transaction, the payment links and the superseding of a batch of
+    The statements are checked a chunk ahead of the one written, by a thread of their own. On
+    PostgreSQL, outside any transaction, the payment links and the superseding of a batch of
     BESIDE_FROM statements or more are written by two side connections while this one writes the
     statements and the messages: the links commit just before the batch, the superseding just
     after it. (Inside another transaction, whose commit would come after the superseding's,
     everything is written here.)"""
-    # A small batch keeps to one connection: two more would cost more than they save.
-    beside = len(checked.records) >= BESIDE_FROM and available()
+    checker = StatementChecker(items, profile.slug)
+    first = checker.take(CHUNK)
+    # A small batch keeps to one connection: two more would cost more than they save. (More
+    # than a chunk is more than BESIDE_FROM.)
+    beside = (not checker.exhausted or len(first or ()) >= BESIDE_FROM) and available()
     with (SideTransaction("statement-links") if beside else nullcontext()) as links_side, \
             (SideTransaction("statement-supersede") if beside else nullcontext()) as supersede_side:
         with transaction.atomic():
-            outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
-                              source=source, actor=actor, progress=progress,
+            outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checker=checker,
+                              first=first, source=source, actor=actor, progress=progress,
                               links_side=links_side, supersede_side=supersede_side)
             if links_side is not None:
                 links_side.commit()  # a failure there raises here: the batch rolls back
@@ -204,45 +231,54 @@ def statement_batch_ingest(*, practice, batch_id: str, profile: StatementProfile
     return outcome
 
 
-def _ingest(*, practice, batch_id, profile, checked, source, actor, progress, links_side,
-            supersede_side) -> IngestOutcome:
+def _ingest(*, practice, batch_id, profile, checker: StatementChecker, first, source, actor, progress,
+            links_side, supersede_side) -> IngestOutcome:
     if connection.vendor == "postgresql":
         run("SELECT pg_advisory_xact_lock(hashtext('statements.ingest'), %s)", [practice.pk])
     existing = StatementBatch.objects.filter(practice=practice, batch_id=batch_id).select_related(
         "profile").first()
     if existing is not None:
-        if existing.content_hash != checked.digest:
+        checker.take_all()
+        if existing.content_hash != checker.digest():
             raise BatchConflict(existing)
         return IngestOutcome(batch=existing, repeat=True, rejected=existing.rejected)
     note = sending_note(practice=practice, profile=profile)
     now = timezone.now()
+    # The digest and the count received are known at the end (under the lock, a repeat sent
+    # meanwhile waits for this batch and then finds them).
     batch = StatementBatch.objects.create(
         practice=practice, batch_id=batch_id, profile=profile, source=source,
         status=BatchStatus.STORED if note else BatchStatus.QUEUED, note=note, received_at=now,
-        created_by=actor if actor and actor.pk else None, content_hash=checked.digest,
-        received=checked.received)
+        created_by=actor if actor and actor.pk else None)
     steps = {} if note else proof_steps(profile.approved_version.steps)
-    rejected = list(checked.rejected)
+    rejected = []
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-check") as check:
         writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer,
                               links_side=links_side, supersede_side=supersede_side)
-        for start in range(0, len(checked.records), CHUNK):
-            chunk = checked.records[start:start + CHUNK]
-            rejected += writer.write(chunk)
+        chunk, following = first, checker.take(CHUNK)
+        while chunk is not None:
+            # The chunk after `following` is checked while this one is written.
+            ahead = check.submit(checker.take, CHUNK) if following is not None else None
+            if chunk:
+                rejected += writer.write(chunk, following=following or [])
             done += len(chunk)
             if progress:
                 progress(done)
+            chunk, following = following, ahead.result() if ahead is not None else None
         writer.finish()
+    rejected += checker.rejected
     rejected.sort(key=lambda r: r["index"])
+    batch.content_hash, batch.received = checker.digest(), checker.received
     batch.accepted = writer.accepted
     batch.rejected_count = len({r["index"] for r in rejected})
     batch.notifications_queued = writer.queued
     batch.no_channel = writer.no_channel
     batch.superseded = writer.superseded
     batch.rejected = rejected[:KEPT_REJECTIONS]
-    batch.save(update_fields=["accepted", "rejected_count", "notifications_queued", "no_channel",
-                              "superseded", "rejected"])
+    batch.save(update_fields=["content_hash", "received", "accepted", "rejected_count",
+                              "notifications_queued", "no_channel", "superseded", "rejected"])
     audit_record(practice=practice, actor=actor, action="statements.batch_received",
                  target=f"batch {batch.batch_id}", source=source, accepted=batch.accepted,
                  rejected=batch.rejected_count, queued=batch.notifications_queued)
@@ -291,6 +327,7 @@ class _ChunkWriter:
         self.tag = batch.tag
         self.reason = f"statement batch {batch.batch_id}"[:120]
         self.links_side, self.supersede_side = links_side, supersede_side
+        self.reading: Future | None = None  # the next chunk's guarantors, read beside
         self.superseding: list[Future] = []
         self.accepted = self.queued = self.no_channel = self.superseded = 0
 
@@ -305,8 +342,17 @@ class _ChunkWriter:
             args = [self.practice.pk, *ids]
         return {row[0]: row for row in run(sql, args)}
 
-    def write(self, chunk: list[StatementRecord]) -> list[dict]:
-        found = self._guarantors([r.guarantor_external_id for r in chunk])
+    def write(self, chunk: list[StatementRecord], following: list[StatementRecord]) -> list[dict]:
+        """Write `chunk`; the guarantors of `following` (the next chunk) are read meanwhile by the
+        links' side connection, when there is one: it reads what this transaction has not
+        written (the batch names each guarantor once), as committed."""
+        if self.reading is None:
+            found = self._guarantors([r.guarantor_external_id for r in chunk])
+        else:
+            found, self.reading = self.reading.result(), None
+        if self.links_side is not None and following:
+            self.reading = self.links_side.submit(
+                self._guarantors, [r.guarantor_external_id for r in following])
         # The chunk is planned by the other thread while this one writes the messages of the
         # chunk before last, whose texts that thread rendered meanwhile.
         planning = self.renderer.submit(self._plan, chunk, found)

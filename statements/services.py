@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from .ingest import IngestOutcome, batch_id_clean, profile_for, statement_batch_ingest, statements_check
+from .ingest import IngestOutcome, batch_id_clean, profile_for, statement_batch_ingest
 from .profiles import (
     profile_create,
     profile_make_default,
@@ -24,6 +24,5 @@ def statement_batch_receive(*, practice, batch_id, profile_slug, items: Iterable
     batch_id, ProfileUnknown, or BatchConflict for a batch_id already used by other statements."""
     batch_id = batch_id_clean(batch_id)
     profile = profile_for(practice=practice, slug=profile_slug)
-    checked = statements_check(items=items, profile_slug=profile.slug)
-    return statement_batch_ingest(practice=practice, batch_id=batch_id, profile=profile, checked=checked,
+    return statement_batch_ingest(practice=practice, batch_id=batch_id, profile=profile, items=items,
                                   source=source, actor=actor, progress=progress)

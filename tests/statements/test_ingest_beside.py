@@ -187,3 +187,57 @@ def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(p
     assert (second.batch_id, second.superseded, second.notifications_queued) == ("csv-2", 2, 2)
     assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
     assert QuickPayLink.objects.filter(notification_key__startswith="statement:").count() == 4
+
+
+def _chunked_batch(practice, monkeypatch):
+    """Nine statements in chunks of two: a bad amount (2), a guarantor named again in a later
+    chunk (5, first at 0), an unknown guarantor (7)."""
+    monkeypatch.setattr(ingest, "CHUNK", 2)
+    guarantors = [make_guarantor(practice, email=f"c{n}@example.test") for n in range(6)]
+    items = [item(g, statement_date="2026-10-05") for g in guarantors[:5]]
+    items[2]["amount_due"] = "12.345"
+    items.insert(5, item(guarantors[0], statement_date="2026-10-05"))
+    items += [item(guarantors[5], statement_date="2026-10-05"), item("nobody"), item(guarantors[1])]
+    items[8] = item(guarantors[2], statement_date="2026-10-05", amount_due="10.00")
+    return guarantors, items
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["beside", "one-connection"])
+@time_machine.travel(OCT_1, tick=False)
+def test_a_batch_is_checked_and_written_a_chunk_at_a_time_with_the_same_outcome(
+        paying_office, monkeypatch, beside):
+    from statements.ingest import BatchConflict
+
+    if not beside:  # as inside another transaction, or on another database
+        monkeypatch.setattr(ingest, "available", lambda: False)
+    read_on = []
+    read = ingest._ChunkWriter._guarantors
+
+    def recorded(self, external_ids):
+        import threading
+
+        read_on.append(threading.current_thread().name)
+        return read(self, external_ids)
+
+    monkeypatch.setattr(ingest._ChunkWriter, "_guarantors", recorded)
+    guarantors, items = _chunked_batch(paying_office, monkeypatch)
+    outcome = receive(paying_office, "chunked", items)
+    batch = outcome.batch
+    assert [(r["index"], r["field"]) for r in outcome.rejected] == [
+        (2, "amount_due"), (5, "guarantor_external_id"), (7, "guarantor_external_id")]
+    assert "appears again (first at 0)" in outcome.rejected[1]["message"]
+    assert (batch.received, batch.accepted, batch.rejected_count) == (9, 6, 3)
+    assert batch.notifications_queued == 12
+    assert sorted(Statement.objects.filter(batch=batch).values_list("guarantor__external_id", flat=True)) \
+        == sorted([g.external_id for g in guarantors])
+    # After the first chunk, each chunk's guarantors were read ahead on the links' connection.
+    assert read_on[0] == "MainThread"
+    assert set(read_on[1:]) == ({"statement-links"} if beside else {"MainThread"})
+    # The same statements in another order are a repeat; a changed one is a conflict.
+    again = receive(paying_office, "chunked", list(reversed(items)))
+    assert again.repeat and again.batch.pk == batch.pk and again.batch.accepted == 6
+    items[3]["balance"] = "251.00"
+    with pytest.raises(BatchConflict):
+        receive(paying_office, "chunked", items)
+    assert StatementBatch.objects.filter(batch_id="chunked").count() == 1
+    assert Statement.objects.filter(batch=batch).count() == 6
