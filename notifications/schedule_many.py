@@ -344,21 +344,40 @@ def _sequence() -> str:
     return name
 
 
-def notifications_copy_new(*, practice, messages: list[Outgoing]) -> ScheduleResult:
-    """Queue messages whose keys are new by construction (a statement's messages: their keys name
-    a statement written in the caller's transaction), the way PostgreSQL loads rows fastest: ids
-    drawn from the table's sequence, then one binary COPY each into the notifications, their
-    first status events and the due list. The rows get what `notifications_schedule_many` gives
-    them, except that a key already stored is an error (a unique violation: the caller's keys
-    were not new) rather than a row left as it is. PostgreSQL only (see `json_chunks`)."""
-    result = ScheduleResult()
-    if not messages:
-        return result
+@dataclass(frozen=True, slots=True)
+class CopyRows:
+    """Messages checked and laid out as `notifications_copy_new` writes them (no database)."""
+
+    values: list[tuple]
+    details: list[str]  # the first status event's text of each
+    now: datetime
+
+
+def notifications_copy_prepare(messages: list[Outgoing]) -> CopyRows:
+    """Check the messages and lay out their rows: the Python half of `notifications_copy_new`,
+    which reads and writes nothing (it may run in another thread while the caller's connection
+    writes). A bad row refuses the whole call with the row's position."""
     for position, row in enumerate(messages):
         if errors := outgoing_errors(row):
             raise ValidationError({name: f"message {position}: {text}" for name, text in errors.items()})
     now = timezone.now()
     values = [_values(row, now) for row in messages]
+    return CopyRows(values=values, details=[_detail(v[_SEND_AT], now) for v in values], now=now)
+
+
+def notifications_copy_new(*, practice, messages: list[Outgoing] | CopyRows) -> ScheduleResult:
+    """Queue messages whose keys are new by construction (a statement's messages: their keys name
+    a statement written in the caller's transaction), the way PostgreSQL loads rows fastest: ids
+    drawn from the table's sequence, then one binary COPY each into the notifications, their
+    first status events and the due list. The rows get what `notifications_schedule_many` gives
+    them, except that a key already stored is an error (a unique violation: the caller's keys
+    were not new) rather than a row left as it is. `messages` may come prepared
+    (`notifications_copy_prepare`). PostgreSQL only (see `json_chunks`)."""
+    result = ScheduleResult()
+    rows = messages if isinstance(messages, CopyRows) else notifications_copy_prepare(messages)
+    values, now = rows.values, rows.now
+    if not values:
+        return result
     ids = [pk for pk, in run("SELECT nextval(%s::regclass) FROM generate_series(1, %s::integer)",
                              [_sequence(), len(values)])]
     practice_id, queued = practice.pk, str(Status.QUEUED)
@@ -372,8 +391,8 @@ def notifications_copy_new(*, practice, messages: list[Outgoing]) -> ScheduleRes
         with cursor.cursor.copy(f"COPY {_EVENTS} (notification_id, status, reason_code, detail, "
                                 "created_at) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["bigint", "varchar", "varchar", "varchar", "timestamptz"])
-            for pk, v in zip(ids, values, strict=True):
-                copy.write_row((pk, queued, "", _detail(v[_SEND_AT], now), now))
+            for pk, detail in zip(ids, rows.details, strict=True):
+                copy.write_row((pk, queued, "", detail, now))
         with cursor.cursor.copy(f"COPY {_DUE} (notification_id, due_at) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["bigint", "timestamptz"])
             for pk, v in zip(ids, values, strict=True):

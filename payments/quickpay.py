@@ -172,15 +172,18 @@ class DrawnLinks:
         return len(self.items)
 
 
-def quickpay_links_draw(*, practice, items: list[LinkRequest]) -> DrawnLinks:
-    """Check the requests and draw their tokens: the URLs are known, nothing is written yet."""
+def quickpay_links_draw(*, practice, items: list[LinkRequest],
+                        settings: PaymentSettings | None = None) -> DrawnLinks:
+    """Check the requests and draw their tokens: the URLs are known, nothing is written yet.
+    Given the practice's `settings` (payment_settings_for), it reads nothing either: it may run
+    in another thread."""
     _requests_check(practice, items)
     now = timezone.now()
     tokens, hashes = _tokens(len(items))
     base = link_url("")
+    expiry_days = (settings or payment_settings_for(practice)).link_expiry_days
     return DrawnLinks(practice=practice, items=items, urls=[base + token for token in tokens], hashes=hashes,
-                      created_at=now,
-                      expires_at=now + timedelta(days=payment_settings_for(practice).link_expiry_days))
+                      created_at=now, expires_at=now + timedelta(days=expiry_days))
 
 
 def _tokens(n: int) -> tuple[list[str], list[str]]:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.side_transaction import available
+from notifications.sql import among, run
 from patients.csv_import import PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
 from patients.models import Patient
 from patients.uploads import (
@@ -29,6 +30,7 @@ from .records import FIELDS, record_check
 from .services import statement_batch_receive
 
 _LOOKUP = 5000
+_PATIENTS = Patient._meta.db_table
 _HEADER = {"columns": FIELDS, "required": FIELDS, "noun": "statement"}
 
 
@@ -90,9 +92,12 @@ class StatementUploads(UploadKind):
             valid.append((number, record.guarantor_external_id))
         it = iter(valid)
         while chunk := list(islice(it, _LOOKUP)):
-            found = {e: pk == g for e, pk, g in Patient.objects.filter(
-                practice=upload.practice, external_id__in=[e for _, e in chunk]).values_list(
-                "external_id", "pk", "guarantor_id")}
+            # One array parameter for the chunk's ids (an IN list of 5,000 placeholders costs
+            # more to send and plan than to run).
+            where, ids = among("external_id", [e for _, e in chunk], array_type="varchar")
+            found = {e: pk == g for e, pk, g in run(
+                f"SELECT external_id, id, guarantor_id FROM {_PATIENTS} "  # noqa: S608
+                f"WHERE practice_id = %s AND {where}", [upload.practice.pk, *ids])}
             for number, external_id in chunk:
                 if external_id not in found:
                     rejected[number] = [("guarantor_external_id", f"unknown guarantor {external_id!r}")]

@@ -57,12 +57,14 @@ from notifications.schedule_many import (
     json_list,
     notifications_cancel_many,
     notifications_copy_new,
+    notifications_copy_prepare,
     notifications_schedule_many,
 )
 from notifications.sql import among, run
 from notifications.staging import stage, staged_source
 from practices.services import audit_record
 
+from .links import message_link_settings
 from .models import (
     BatchStatus,
     Dunning,
@@ -330,6 +332,9 @@ class _ChunkWriter:
         self.reading: Future | None = None  # the next chunk's guarantors, read beside
         self.superseding: list[Future] = []
         self.accepted = self.queued = self.no_channel = self.superseded = 0
+        self.copy = json_chunks()
+        # Read here, once: the other thread draws the links and reads nothing.
+        self.link_settings = message_link_settings(practice)
 
     def _guarantors(self, external_ids: list[str]) -> dict[str, tuple]:
         if json_chunks():  # joined with the ids (see notifications_cancel_many)
@@ -378,20 +383,26 @@ class _ChunkWriter:
                 p.statement_id = ids[gid]
                 planned.append(p)
         if planned:
-            links, drawn = links_drawn(planned, practice=self.practice)
-            if drawn is not None:
-                if self.links_side is not None:
-                    self.links_side.submit(drawn.store_all)
-                else:
-                    drawn.store_all()
-            self.renderings.append(self.renderer.submit(
-                outgoing, planned, practice=self.practice, tag=self.tag, reason=self.reason, links=links))
+            self.renderings.append(self.renderer.submit(self._render, planned))
         return rejected
 
+    def _render(self, planned: list) -> tuple:
+        """The messages of a chunk with their payment links drawn, laid out for the COPY where
+        it is used (Python alone: it runs in the other thread)."""
+        links, drawn = links_drawn(planned, practice=self.practice, settings=self.link_settings)
+        messages = outgoing(planned, practice=self.practice, tag=self.tag, reason=self.reason, links=links)
+        return (notifications_copy_prepare(messages) if self.copy else messages), drawn
+
     def _schedule_rendered(self) -> None:
-        """Write the messages of the oldest chunk rendered."""
-        messages = self.renderings.popleft().result()
-        if json_chunks():  # the keys name statements this batch wrote: new by construction
+        """Write the messages of the oldest chunk rendered, once their links are stored (beside,
+        or here)."""
+        messages, drawn = self.renderings.popleft().result()
+        if drawn is not None:
+            if self.links_side is not None:
+                self.links_side.submit(drawn.store_all)
+            else:
+                drawn.store_all()
+        if self.copy:  # the keys name statements this batch wrote: new by construction
             self.queued += notifications_copy_new(practice=self.practice, messages=messages).created
         else:
             self.queued += notifications_schedule_many(practice=self.practice, messages=messages,

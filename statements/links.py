@@ -17,13 +17,15 @@
 from payments.quickpay import (
     DrawnLinks,
     LinkRequest,
+    payment_settings_for,
     preview_link_url,
     quickpay_links_draw,
     quickpay_links_mint,
 )
 from practices.templatetags.portal import phone
 
-__all__ = ["LinkRequest", "message_link_preview", "message_links", "message_links_drawn"]
+__all__ = ["LinkRequest", "message_link_preview", "message_link_settings", "message_links",
+           "message_links_drawn"]
 
 
 def _office_phone(practice) -> str:
@@ -39,12 +41,20 @@ def message_links(*, practice, items: list[LinkRequest]) -> list[str]:
     return quickpay_links_mint(practice=practice, items=items)
 
 
-def message_links_drawn(*, practice, items: list[LinkRequest]) -> tuple[list[str], DrawnLinks | None]:
+def message_link_settings(practice):
+    """What `message_links_drawn` would read for each call, read once (None without the
+    online-payments add-on): given it, the links are drawn without a query."""
+    return payment_settings_for(practice) if practice.addon_online_payments else None
+
+
+def message_links_drawn(*, practice, items: list[LinkRequest],
+                        settings=None) -> tuple[list[str], DrawnLinks | None]:
     """The link for each request, in order, with what stores them (None: nothing to store). The
-    caller stores them (`DrawnLinks.store_all`) before the messages that carry them commit."""
+    caller stores them (`DrawnLinks.store_all`) before the messages that carry them commit.
+    Given the practice's payment `settings`, it reads nothing (see quickpay_links_draw)."""
     if not items or not practice.addon_online_payments:
         return message_links(practice=practice, items=items), None
-    drawn = quickpay_links_draw(practice=practice, items=items)
+    drawn = quickpay_links_draw(practice=practice, items=items, settings=settings)
     return drawn.urls, drawn
 
 

@@ -208,10 +208,10 @@ def _link_requests(planned: list[Planned]) -> list[LinkRequest]:
             for p in planned if p.step.wants_link]
 
 
-def links_drawn(planned: list[Planned], *, practice) -> tuple[list[str], DrawnLinks | None]:
+def links_drawn(planned: list[Planned], *, practice, settings=None) -> tuple[list[str], DrawnLinks | None]:
     """The payment links of the planned messages that want one, drawn and not yet stored (see
-    links.message_links_drawn)."""
-    return message_links_drawn(practice=practice, items=_link_requests(planned))
+    links.message_links_drawn; with the practice's payment `settings`, nothing is read)."""
+    return message_links_drawn(practice=practice, items=_link_requests(planned), settings=settings)
 
 
 def outgoing(planned: list[Planned], *, practice, tag: str, reason: str, links: list[str]) -> list[Outgoing]:
