@@ -83,7 +83,8 @@ class Notification(models.Model):
     # the screens filter on it, by the whole label or a leading part that ends at a ":".
     tag = models.CharField(max_length=100, blank=True, default="", db_default="")
     # Unique by the constraint in Meta (a `unique=True` CharField also gets a second,
-    # LIKE-pattern index on PostgreSQL that nothing here uses).
+    # LIKE-pattern index on PostgreSQL that nothing here uses). On PostgreSQL its collation is
+    # "C", set by migration 0011 (an identifier compared by bytes): an AlterField must keep it.
     idempotency_key = models.CharField(max_length=200)
 
     send_at = models.DateTimeField()  # when the next attempt is due (moves for waits, retries)

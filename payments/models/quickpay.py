@@ -114,7 +114,9 @@ class QuickPayLink(models.Model):
     guarantor = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="quickpay_links",
                                   db_constraint=False)
     # Unique through Meta.constraints: a unique field would also get a LIKE index on PostgreSQL,
-    # which no query uses and every insert pays for.
+    # which no query uses and every insert pays for. On PostgreSQL this and notification_key
+    # are in collation "C", set by migration 0008 (identifiers compared by bytes): an AlterField
+    # must keep it.
     token_hash = models.CharField(max_length=64)
     # The idempotency key of the outbox row that carries the link: exact attribution.
     notification_key = models.CharField(max_length=200)

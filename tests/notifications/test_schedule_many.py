@@ -155,3 +155,18 @@ def test_rows_new_by_construction_are_copied_in_with_what_a_schedule_gives_them(
     with pytest.raises(ValidationError) as refused:
         notifications_copy_new(practice=world.practice_a, messages=bad)
     assert "message 0" in refused.value.message_dict["channel"][0]
+
+
+def test_keys_and_token_digests_compare_by_bytes_on_postgresql(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite compares bytes already")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                       "WHERE (table_name, column_name) IN (('notifications_notification', 'idempotency_key'), "
+                       "('payments_quickpaylink', 'token_hash'), ('payments_quickpaylink', 'notification_key'))")
+        found = sorted(cursor.fetchall())
+    assert found == [("notifications_notification", "idempotency_key", "C"),
+                     ("payments_quickpaylink", "notification_key", "C"),
+                     ("payments_quickpaylink", "token_hash", "C")]

@@ -1,0 +1,32 @@
+from django.db import migrations
+
+# A link's token digest and its message's idempotency key are identifiers: on PostgreSQL they
+# are compared byte by byte (collation "C", as notifications_notification.idempotency_key is)
+# rather than by the database's locale, which costs several times more in the unique checks
+# of every link stored (a statement batch stores one per message). Equality is the same either
+# way; SQLite compares bytes already. The model's fields say so: an AlterField must keep this.
+COLUMNS = (("token_hash", 64), ("notification_key", 200))
+SQL = 'ALTER TABLE payments_quickpaylink ALTER COLUMN {} TYPE varchar({}) COLLATE "{}"'
+
+
+def _alter(schema_editor, collation):
+    if schema_editor.connection.vendor == "postgresql":
+        for column, length in COLUMNS:
+            schema_editor.execute(SQL.format(column, length, collation))
+
+
+def to_c(apps, schema_editor):
+    _alter(schema_editor, "C")
+
+
+def to_default(apps, schema_editor):
+    _alter(schema_editor, "default")
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("payments", "0007_analytics_attribution"),
+    ]
+
+    operations = [migrations.RunPython(to_c, to_default)]
