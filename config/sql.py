@@ -13,6 +13,8 @@ count them with CaptureQueriesContext). Elsewhere (SQLite) Django's cursor runs 
 """
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection
@@ -37,3 +39,36 @@ def run(sql: str, params: list, *, prepare: bool = False) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
+
+
+@contextmanager
+def pipelined() -> Iterator[Callable[[str, list], Callable[[], list[tuple]]]]:
+    """`send(sql, params)` runs a read and returns what gives its rows; on PostgreSQL the reads
+    are pipelined (psycopg's pipeline mode): each goes to the server at once and the caller goes
+    on (checking a file's next rows, say) while the server answers; its rows are taken when
+    asked for, inside the block. Elsewhere each read runs when sent."""
+    if connection.vendor != "postgresql":
+        def send_now(sql: str, params: list) -> Callable[[], list[tuple]]:
+            rows = run(sql, params)
+            return lambda: rows
+
+        yield send_now
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.pipeline():
+        def send(sql: str, params: list) -> Callable[[], list[tuple]]:
+            cursor = psycopg.Cursor(raw)
+            cursor.execute(sql, params)
+            if connection.queries_logged:
+                connection.queries_log.append({"sql": sql, "time": "0.000"})
+
+            def rows() -> list[tuple]:
+                with cursor:
+                    return cursor.fetchall()
+
+            return rows
+
+        yield send

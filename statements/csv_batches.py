@@ -3,14 +3,15 @@
 taken in by the same ingestion as the API (rows that fail are rejected there as they were here).
 """
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 
 from django.conf import settings
 from django.db import connection
 
 from config.side_transaction import available
-from notifications.sql import among, run
+from config.sql import pipelined
+from notifications.sql import among
 from patients.csv_import import PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
 from patients.models import Patient
 from patients.uploads import (
@@ -75,36 +76,46 @@ class StatementUploads(UploadKind):
         report = ValidationReport()
         rejected: dict[int, list] = {}
         first_at: dict[str, int] = {}
+        lookups: list[tuple[list[tuple[int, str]], Callable]] = []
         valid: list[tuple[int, str]] = []
-        for number, values in _items(binary, on_bytes):
-            report.total_rows += 1
-            if len(report.preview) < PREVIEW_ROWS:
-                report.preview.append({"row": number, "values": [values.get(f, "") for f in FIELDS]})
-            record, errors = record_check(number, values)
-            if record is None:
-                rejected[number] = errors
-                continue
-            seen = first_at.setdefault(record.guarantor_external_id, number)
-            if seen != number:
-                rejected[number] = [("guarantor_external_id",
-                                     f"{record.guarantor_external_id!r} appears again (first at row {seen})")]
-                continue
-            valid.append((number, record.guarantor_external_id))
-        it = iter(valid)
-        while chunk := list(islice(it, _LOOKUP)):
-            # One array parameter for the chunk's ids (an IN list of 5,000 placeholders costs
-            # more to send and plan than to run).
-            where, ids = among("external_id", [e for _, e in chunk], array_type="varchar")
-            found = {e: pk == g for e, pk, g in run(
-                f"SELECT external_id, id, guarantor_id FROM {_PATIENTS} "  # noqa: S608
-                f"WHERE practice_id = %s AND {where}", [upload.practice.pk, *ids])}
-            for number, external_id in chunk:
-                if external_id not in found:
-                    rejected[number] = [("guarantor_external_id", f"unknown guarantor {external_id!r}")]
-                elif not found[external_id]:
-                    rejected[number] = [("guarantor_external_id",
-                                         f"{external_id!r} is not a guarantor (their own guarantor)")]
+        # Each 5,000 valid rows' guarantors are looked up as soon as they are read (one array
+        # parameter each: an IN list of 5,000 placeholders costs more to send and plan than to
+        # run), the database answering while the next rows are checked.
+        with pipelined() as send:
+            for number, values in _items(binary, on_bytes):
+                report.total_rows += 1
+                if len(report.preview) < PREVIEW_ROWS:
+                    report.preview.append({"row": number, "values": [values.get(f, "") for f in FIELDS]})
+                record, errors = record_check(number, values)
+                if record is None:
+                    rejected[number] = errors
+                    continue
+                seen = first_at.setdefault(record.guarantor_external_id, number)
+                if seen != number:
+                    rejected[number] = [("guarantor_external_id", f"{record.guarantor_external_id!r} "
+                                                                  f"appears again (first at row {seen})")]
+                    continue
+                valid.append((number, record.guarantor_external_id))
+                if len(valid) == _LOOKUP:
+                    lookups.append((valid, self._look_up(send, upload, valid)))
+                    valid = []
+            if valid:
+                lookups.append((valid, self._look_up(send, upload, valid)))
+            for chunk, rows in lookups:
+                found = {e: pk == g for e, pk, g in rows()}
+                for number, external_id in chunk:
+                    if external_id not in found:
+                        rejected[number] = [("guarantor_external_id", f"unknown guarantor {external_id!r}")]
+                    elif not found[external_id]:
+                        rejected[number] = [("guarantor_external_id",
+                                             f"{external_id!r} is not a guarantor (their own guarantor)")]
         return report.finish(rejected)
+
+    @staticmethod
+    def _look_up(send, upload, chunk: list[tuple[int, str]]) -> Callable:
+        where, ids = among("external_id", [e for _, e in chunk], array_type="varchar")
+        return send(f"SELECT external_id, id, guarantor_id FROM {_PATIENTS} "  # noqa: S608
+                    f"WHERE practice_id = %s AND {where}", [upload.practice.pk, *ids])
 
     def apply(self, upload, progress) -> dict:
         if available(enclosing=1):

@@ -164,8 +164,10 @@ def test_keys_and_token_digests_compare_by_bytes_on_postgresql(db):
         pytest.skip("SQLite compares bytes already")
     with connection.cursor() as cursor:
         cursor.execute("SELECT table_name, column_name, collation_name FROM information_schema.columns "
-                       "WHERE (table_name, column_name) IN (('notifications_notification', 'idempotency_key'), "
-                       "('payments_quickpaylink', 'token_hash'), ('payments_quickpaylink', 'notification_key'))")
+                       "WHERE (table_name, column_name) IN "
+                       "(('notifications_notification', 'idempotency_key'), "
+                       "('payments_quickpaylink', 'token_hash'), "
+                       "('payments_quickpaylink', 'notification_key'))")
         found = sorted(cursor.fetchall())
     assert found == [("notifications_notification", "idempotency_key", "C"),
                      ("payments_quickpaylink", "notification_key", "C"),

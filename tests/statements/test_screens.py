@@ -122,6 +122,28 @@ def test_a_csv_batch_is_checked_previewed_and_taken_in(admin, office, standard):
     assert "already received" in admin.get(again["Location"]).content.decode()
 
 
+def test_the_check_looks_guarantors_up_a_few_rows_at_a_time_while_it_reads_on(office, standard, monkeypatch):
+    from statements import csv_batches
+
+    monkeypatch.setattr(csv_batches, "_LOOKUP", 2)  # four look-ups, the last of one row
+    guarantor = make_guarantor(office, "g-1")
+    make_guarantor(office, "g-2")
+    kid = make_guarantor(office, "k-1")
+    kid.guarantor = guarantor
+    kid.save()
+    rows = [["g-1"], ["nobody"], ["g-2"], ["k-1"], ["g-1"], ["ghost"], ["g-2"], ["x-9"], ["g-1"], ["z-1"]]
+    data = _csv([[e, "2026-11-02", "2026-11-25", "5.00", "5.00"] for e, in rows])
+    upload = csv_batches.statement_upload_create(
+        practice=office, actor=None, batch_id="looked-up", profile=standard,
+        upload=SimpleUploadedFile("b.csv", data, "text/csv"))
+    messages = {e["row"]: e["message"] for e in upload.errors}
+    assert messages == {3: "unknown guarantor 'nobody'", 5: "'k-1' is not a guarantor (their own guarantor)",
+                        6: "'g-1' appears again (first at row 2)", 7: "unknown guarantor 'ghost'",
+                        8: "'g-2' appears again (first at row 4)", 9: "unknown guarantor 'x-9'",
+                        10: "'g-1' appears again (first at row 2)", 11: "unknown guarantor 'z-1'"}
+    assert (upload.total_rows, upload.valid_rows) == (10, 2)
+
+
 @pytest.mark.parametrize("data, expected", [
     (b"", "empty"),
     (b"guarantor_external_id,amount\n", "missing required columns"),
