@@ -38,12 +38,11 @@ class SideTransactionFailed(Exception):
     """A function was handed to a side transaction after an earlier one failed."""
 
 
-def available(*, enclosing: int = 0) -> bool:
+def available() -> bool:
     """Whether a side transaction can work beside the current one: PostgreSQL, and the caller
     inside no transaction (a test's, a request's) whose uncommitted rows the side's connection
-    could not see, but for the `enclosing` atomic blocks the caller knows hold nothing the side
-    reads (the CSV upload's lock of its own row around a batch)."""
-    return connection.vendor == "postgresql" and len(connection.atomic_blocks) <= enclosing
+    could not see."""
+    return connection.vendor == "postgresql" and not connection.atomic_blocks
 
 
 class SideTransaction:

@@ -4,12 +4,9 @@ taken in by the same ingestion as the API (rows that fail are rejected there as 
 """
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection
 
-from config.side_transaction import available
 from config.sql import pipelined
 from notifications.sql import among
 from patients.csv_import import PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
@@ -54,18 +51,12 @@ def _receive(upload, progress):
         raise UploadFailed("The profile was removed while this file waited.") from None
 
 
-def _on_own_connection(fn, *args):
-    try:
-        return fn(*args)
-    finally:
-        connection.close()
-
-
 class StatementUploads(UploadKind):
     model = StatementUpload
     name, done_action = "statements.csv_batch", "statements.csv_batch_imported"
     inline_bytes_setting = "STATEMENT_UPLOAD_INLINE_BYTES"
     inline_rows_setting = "STATEMENT_UPLOAD_INLINE_ROWS"
+    apply_in_transaction = False  # a batch is all or nothing by itself, and a repeat changes nothing
     empty_message = ("The file is empty (0 bytes). Export the statements from your practice-management "
                      "system again, or start from the template.")
 
@@ -118,17 +109,10 @@ class StatementUploads(UploadKind):
                     f"WHERE practice_id = %s AND {where}", [upload.practice.pk, *ids])
 
     def apply(self, upload, progress) -> dict:
-        if available(enclosing=1):
-            # upload_run holds the upload row's lock in its transaction; the batch is taken in
-            # by a connection of its own, where its transaction is the outermost one, so that it
-            # can write beside itself and commit its superseding after itself (ingest.py). Two
-            # runs of one upload still cannot overlap (the lock), and one after the other the
-            # second finds the batch stored (a repeat: nothing changes).
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-upload") as pool:
-                outcome = pool.submit(_on_own_connection, _receive, upload, progress).result()
-        else:
-            outcome = _receive(upload, progress)
-        return {"received_batch": outcome.batch}
+        # Outside upload_run's transaction (apply_in_transaction): the batch commits by itself,
+        # writing beside itself and committing its superseding after itself (ingest.py). A
+        # second run of the upload finds the batch stored: a repeat, nothing changes.
+        return {"received_batch": _receive(upload, progress).batch}
 
     def validate_later(self, upload_id):
         from .tasks import statement_upload_validate_task

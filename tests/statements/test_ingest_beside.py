@@ -61,7 +61,6 @@ def test_side_transactions_are_used_only_outside_every_other_transaction(paying_
     assert available()
     with transaction.atomic():
         assert not available()
-        assert available(enclosing=1)
 
 
 @time_machine.travel(OCT_1, tick=False)
@@ -159,10 +158,9 @@ def test_a_failure_beside_rolls_the_side_back_and_is_raised_by_commit(paying_off
 
 
 @time_machine.travel(OCT_1, tick=False)
-def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(paying_office, sides):
-    # The CSV import runs inside the upload's transaction (its row locked); the batch goes to a
-    # connection of its own, so that it is the outermost transaction there and its superseding
-    # commits after it.
+def test_a_csv_batch_is_taken_in_outside_the_uploads_transaction(paying_office, sides, monkeypatch):
+    # The CSV import's batch is the outermost transaction, so its superseding commits after it;
+    # the upload is marked done once it has, its row locked only then.
     import io
 
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -173,6 +171,18 @@ def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(p
     g = make_guarantor(paying_office)
     first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
     sides.clear()
+    inside = []
+    ingest_batch = ingest.statement_batch_ingest
+
+    def counted(**kwargs):
+        from django.db import connection
+
+        inside.append(len(connection.atomic_blocks))
+        return ingest_batch(**kwargs)
+
+    import statements.services
+
+    monkeypatch.setattr(statements.services, "statement_batch_ingest", counted)
     data = io.StringIO()
     data.write("guarantor_external_id,statement_date,due_date,amount_due,balance\n")
     data.write(f"{g.external_id},2026-10-06,2026-10-25,130.00,250.00\n")
@@ -183,6 +193,7 @@ def test_a_csv_batch_is_taken_in_on_its_own_connection_beside_the_uploads_lock(p
     upload = statement_upload_confirm(upload=upload, actor=None, mode="all")
     assert upload.status == "done", upload.failure
     assert sides == ["statement-links", "statement-supersede"]
+    assert inside == [0]  # no transaction of the upload's around the batch
     second = upload.received_batch
     assert (second.batch_id, second.superseded, second.notifications_queued) == ("csv-2", 2, 2)
     assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 2
@@ -241,3 +252,41 @@ def test_a_batch_is_checked_and_written_a_chunk_at_a_time_with_the_same_outcome(
         receive(paying_office, "chunked", items)
     assert StatementBatch.objects.filter(batch_id="chunked").count() == 1
     assert Statement.objects.filter(batch=batch).count() == 6
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_csv_batch_run_twice_or_failed_by_the_sweep_meanwhile_ends_done_once(paying_office, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from statements import csv_batches
+    from statements.models import StatementProfile, StatementUpload
+
+    g = make_guarantor(paying_office)
+    data = (f"guarantor_external_id,statement_date,due_date,amount_due,balance\n"
+            f"{g.external_id},2026-10-06,2026-10-25,130.00,250.00\n").encode()
+    monkeypatch.setattr("django.conf.settings.STATEMENT_UPLOAD_INLINE_ROWS", 0)  # run by "the worker"
+    upload = csv_batches.statement_upload_create(
+        practice=paying_office, actor=None, batch_id="csv-twice", upload=SimpleUploadedFile("b.csv", data),
+        profile=StatementProfile.objects.get(practice=paying_office, slug="standard"))
+    upload = csv_batches.statement_upload_confirm(upload=upload, actor=None, mode="all")
+    assert upload.status == "queued"
+    receive_batch = csv_batches._receive
+
+    def swept_meanwhile(row, progress):
+        outcome = receive_batch(row, progress)
+        StatementUpload.objects.filter(pk=row.pk).update(status="failed", failure="did not finish in time")
+        return outcome
+
+    monkeypatch.setattr(csv_batches, "_receive", swept_meanwhile)
+    upload = csv_batches.statement_upload_run(upload_id=upload.pk)
+    assert (upload.status, upload.failure) == ("done", "")  # the rows are in: done after all
+    batch = upload.received_batch
+    assert (batch.batch_id, batch.accepted, batch.notifications_queued) == ("csv-twice", 1, 2)
+    # A second delivery of the task that had read the upload as queued: a repeat, nothing changes.
+    monkeypatch.setattr(csv_batches, "_receive", receive_batch)
+    StatementUpload.objects.filter(pk=upload.pk).update(status="queued")
+    upload = csv_batches.statement_upload_run(upload_id=upload.pk)
+    assert upload.status == "done" and upload.received_batch_id == batch.pk
+    assert StatementBatch.objects.filter(batch_id="csv-twice").count() == 1
+    assert Statement.objects.filter(guarantor=g).count() == 1
+    assert Notification.objects.filter(tag=batch.tag).count() == 2
