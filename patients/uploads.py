@@ -7,7 +7,8 @@
 3. `upload_confirm`: the admin's go, all rows (only when none has an error) or the valid ones;
    run at once when few, or by the worker with a progress bar.
 4. `upload_run`: the kind's `apply`, all or nothing, under a lock on the upload row: a task
-   delivered twice, or retried after a crash, imports once.
+   delivered twice, or retried after a crash, imports once. (A kind whose apply is all or
+   nothing and idempotent by itself runs it outside that transaction: apply_in_transaction.)
 
 A kind (`UploadKind`) says what differs: its model (a `CsvUpload`), how a file is checked and
 applied, its tasks and its settings. Tasks get the upload's id, never the file's contents.

@@ -31,8 +31,8 @@ Five things run side by side (the machine's cores are the limit, not the databas
   batch: a message never carries a link that was not stored; a link left by a crash in between
   is one nobody has) and run d (committed just after: a crash in between leaves older messages
   queued, and the "still wanted?" check stops them as superseded before they are sent).
-  Elsewhere all is done in line. (The CSV import takes its batch on a connection of its own for
-  this: csv_batches.py.)
+  Elsewhere all is done in line. (The CSV import takes its batch outside its upload's
+  transaction for this: csv_batches.py.)
 
 Memory: what the caller holds of the request (the API's parsed body; a CSV file is read as it
 goes), a digest of each guarantor named so far, and a few chunks' rows.
