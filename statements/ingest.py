@@ -184,7 +184,7 @@ class StatementChecker:
         else:
             self.exhausted = True
         self.received += taken
-        return records if taken or not self.exhausted else None
+        return records if taken else None  # nothing taken: every item was
 
     def take_all(self) -> list[StatementRecord]:
         records = []
