@@ -267,18 +267,26 @@ class NotificationRecipient(models.Model):
 class NotificationEvent(models.Model):
     """One status change of a notification: the history screen's status history."""
 
+    # Indexed by notif_event_idx alone, which leads with it (see NotificationDue for the
+    # constraint): a batch writes an event for every row it queues or stops, and each index
+    # is one more write per event.
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="events",
-                                     db_constraint=False)  # see NotificationDue
+                                     db_constraint=False, db_index=False)
     status = models.CharField(max_length=32, choices=Status.choices)
     reason_code = models.CharField(max_length=32, choices=ReasonCode.choices, blank=True)
     detail = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    # Set only when staff acted (a cancel, a resend): the index holds those events alone. No
+    # constraint in the database (Django sets it to NULL when the user goes): PostgreSQL would
+    # queue a check for every event inserted, actor or none, and run them all at commit.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["notification", "created_at"], name="notif_event_idx")]
+        indexes = [models.Index(fields=["notification", "created_at"], name="notif_event_idx"),
+                   models.Index(fields=["actor"], name="notif_event_actor_idx",
+                                condition=Q(actor__isnull=False))]
 
     def __str__(self):
         return f"{self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"

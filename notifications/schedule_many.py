@@ -76,9 +76,11 @@ _CHANNELS = frozenset(Channel.values)
 _RECIPIENT_KINDS = frozenset(RecipientKind.values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outgoing:
-    """One message to queue: what `notification_schedule` takes, as a value."""
+    """One message to queue: what `notification_schedule` takes, as a value. (Not frozen: a
+    frozen dataclass sets each of its fields through object.__setattr__, and a batch makes
+    200,000 of these; nothing changes one once made.)"""
 
     recipient_kind: str
     recipient_id: int
@@ -204,6 +206,7 @@ def json_list(values) -> str:
     return orjson.dumps(list(values)).decode()
 
 
+@lru_cache(maxsize=1024)  # a batch's rows share a few send times
 def _detail(due: datetime, now: datetime) -> str:
     return "due now" if due == now else f"due {due.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 

@@ -39,7 +39,7 @@ _TOKEN_RE = re.compile(rf"^{TOKEN_PATTERN}$")
 MINT_CHUNK = 5000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a batch asks for 200,000 (see Outgoing)
 class LinkRequest:
     guarantor_id: int
     notification_key: str  # the idempotency key of the outbox row that carries the link

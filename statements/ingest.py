@@ -448,7 +448,7 @@ class _ChunkWriter:
             plans.append((addressee.id, planned))
             statement_rows.append((addressee.id, record.statement_date, record.due_date,
                                    record.amount_due, record.balance, level,
-                                   ",".join(str(p.step.data["id"]) for p in planned), count))
+                                   ",".join([p.step.id_text for p in planned]), count))
             if old_statement:
                 old_keys += [statement_key(old_statement, int(s)) for s in old_steps.split(",") if s]
         return rejected, plans, statement_rows, old_keys, no_channel

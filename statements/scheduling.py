@@ -121,6 +121,7 @@ class Step:
     body: CompiledTemplate
     wants_link: bool
     wants_unsubscribe: bool
+    id_text: str = ""  # the step's id as a statement's `steps` column lists it
 
 
 class ProofSteps(dict):
@@ -143,7 +144,8 @@ def proof_steps(steps: list[dict]) -> ProofSteps:
             continue
         used = fields_used(version.body) | (fields_used(version.subject) if version.subject else set())
         found[s["id"]] = Step(s, compiled(version.subject) if version.subject else None,
-                              compiled(version.body), "quickpay_link" in used, "unsubscribe_link" in used)
+                              compiled(version.body), "quickpay_link" in used, "unsubscribe_link" in used,
+                              str(s["id"]))
     return found
 
 

@@ -7,6 +7,7 @@ from django import template
 
 register = template.Library()
 
+_CENT = Decimal("0.01")
 HOME_REGION = "US"  # numbers from this region are shown in national form, others in international
 
 
@@ -15,12 +16,13 @@ def money(value) -> str:
     """`1234.5` -> `$1,234.50`; a credit shows as `-$12.00`; empty stays empty."""
     if value is None or value == "":
         return ""
-    try:
-        amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    try:  # (a batch's messages format 200,000 amounts: a Decimal is taken as it is)
+        amount = value if value.__class__ is Decimal else Decimal(value)
+        amount = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+        negative = amount < 0
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.2f}"
+    return f"-${-amount:,.2f}" if negative else f"${abs(amount):,.2f}"
 
 
 @register.filter

@@ -172,3 +172,31 @@ def test_keys_and_token_digests_compare_by_bytes_on_postgresql(db):
     assert found == [("notifications_notification", "idempotency_key", "C"),
                      ("payments_quickpaylink", "notification_key", "C"),
                      ("payments_quickpaylink", "token_hash", "C")]
+
+
+def test_event_table_keeps_only_the_indexes_read(world):
+    """A batch writes an event per message it queues or stops: the events table has the
+    (notification, created_at) index, an actor index holding staff's events alone, and no
+    per-row constraint check on the actor; a user's deletion still clears their events' actor."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, NotificationEvent._meta.db_table)
+    indexed = sorted(tuple(c["columns"]) for c in constraints.values() if c["index"] and not c["primary_key"])
+    assert indexed == [("actor_id",), ("notification_id", "created_at")]
+    assert not [name for name, c in constraints.items() if c["foreign_key"]]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'notif_event_actor_idx'")
+            [(definition,)] = cursor.fetchall()
+        assert "WHERE (actor_id IS NOT NULL)" in definition
+
+    notifications_schedule_many(practice=world.practice_a, messages=rows(2, prefix="actor"))
+    first, second = Notification.objects.filter(idempotency_key__startswith="actor-").order_by("pk")
+    event = NotificationEvent.objects.create
+    by_staff = event(notification=first, status=Status.CANCELLED, actor=world.staff_a)
+    kept = event(notification=second, status=Status.CANCELLED, actor=world.admin_c)
+    world.staff_a.delete()
+    by_staff.refresh_from_db()
+    kept.refresh_from_db()
+    assert (by_staff.actor_id, kept.actor_id) == (None, world.admin_c.pk)
