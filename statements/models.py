@@ -224,6 +224,9 @@ class Dunning(models.Model):
     when the balance reaches zero (a statement or import with a zero balance, or a payment).
     `statement` is the guarantor's newest statement: messages of any other are superseded.
     `paid_at` is set when the balance reached zero after that statement.
+
+    On PostgreSQL the table leaves half of each page free (migration 0007), so that a batch's
+    rewrite of its guarantors' rows leaves the indexes alone.
     """
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+",

@@ -366,3 +366,24 @@ def test_a_payment_that_covers_the_balance_stops_the_dunning_through_the_hook(of
     balances_changed_notify(practice_id=office.pk, guarantor_ids=[g.pk], source="payment")
     assert queued(g) == [] and dunning(g) == 0
     assert Notification.objects.filter(recipient_id=g.pk, reason_code=ReasonCode.BALANCE_PAID).count() == 2
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_the_next_batch_rewrites_dunning_rows_without_touching_their_indexes(office):
+    """On PostgreSQL the dunning table leaves room on its pages, so that a batch's rewrite of its
+    guarantors' rows is a HOT update (no index written); the counts still rise."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'statements_dunning'")
+        assert cursor.fetchone()[0] == ["fillfactor=50"]
+    guarantors = [make_guarantor(office) for _ in range(30)]
+    receive(office, "room-1", [item(g) for g in guarantors])
+    receive(office, "room-2", [item(g, statement_date="2026-10-20") for g in guarantors])
+    assert {dunning(g) for g in guarantors} == {2}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                       "WHERE relname = 'statements_dunning'")
+        assert cursor.fetchone() == (30, 30)
