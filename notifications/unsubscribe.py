@@ -45,10 +45,15 @@ def _key_mac(secret: str, salt: str):
     return hmac.new(hashlib.sha256((salt + "signer" + secret).encode()).digest(), digestmod=hashlib.sha256)
 
 
+@lru_cache(maxsize=2)
+def _timestamp(second: int) -> str:
+    return signing.b62_encode(second)  # the same for every email signed in that second
+
+
 def unsubscribe_token_for_key(idempotency_key: str) -> str:
     """The value `_KEY_SIGNER.sign` gives (and `unsign` checks) for the key's base64 form."""
     encoded = base64.urlsafe_b64encode(idempotency_key.encode()).decode().rstrip("=")
-    value = f"{encoded}{_KEY_SIGNER.sep}{signing.b62_encode(int(time.time()))}"
+    value = f"{encoded}{_KEY_SIGNER.sep}{_timestamp(int(time.time()))}"
     mac = _key_mac(_KEY_SIGNER.key, _KEY_SIGNER.salt).copy()
     mac.update(value.encode())
     return f"{value}{_KEY_SIGNER.sep}{base64.urlsafe_b64encode(mac.digest()).decode().rstrip('=')}"

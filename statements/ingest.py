@@ -53,6 +53,7 @@ from django.utils import timezone
 from config.side_transaction import SideTransaction, available
 from notifications.models import ReasonCode
 from notifications.schedule_many import (
+    NotificationIds,
     json_chunks,
     json_list,
     notifications_cancel_many,
@@ -333,6 +334,7 @@ class _ChunkWriter:
         self.superseding: list[Future] = []
         self.accepted = self.queued = self.no_channel = self.superseded = 0
         self.copy = json_chunks()
+        self.ids = NotificationIds() if self.copy else None
         # Read here, once: the other thread draws the links and reads nothing.
         self.link_settings = message_link_settings(practice)
 
@@ -380,7 +382,7 @@ class _ChunkWriter:
         planned = []
         for gid, items in plans:
             for p in items:
-                p.statement_id = ids[gid]
+                p.attach(ids[gid])
                 planned.append(p)
         if planned:
             self.renderings.append(self.renderer.submit(self._render, planned))
@@ -403,7 +405,8 @@ class _ChunkWriter:
             else:
                 drawn.store_all()
         if self.copy:  # the keys name statements this batch wrote: new by construction
-            self.queued += notifications_copy_new(practice=self.practice, messages=messages).created
+            self.queued += notifications_copy_new(practice=self.practice, messages=messages,
+                                                  ids=self.ids).created
         else:
             self.queued += notifications_schedule_many(practice=self.practice, messages=messages,
                                                        chunk=len(messages)).created

@@ -125,13 +125,28 @@ class Step:
 
 
 class ProofSteps(dict):
-    """Step id -> Step, with the steps of each dunning count worked out once."""
+    """Step id -> Step, with the steps of each dunning count worked out once, and their send
+    times once for each pair of dates and time zone (a batch's statements share a handful)."""
 
     def at_level(self, count: int) -> list[dict]:
         memo = self.__dict__.setdefault("_levels", {})
         if count not in memo:
             memo[count] = steps_at_level([s.data for s in self.values()], count)
         return memo[count]
+
+    def timed(self, count: int, statement_date: date, due_date: date, tz_name: str) -> list[tuple]:
+        """(step data, Step, send time) of each step at dunning count `count`."""
+        memo = self.__dict__.setdefault("_timed", {})
+        key = (count, statement_date, due_date, tz_name)
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= 4096:
+                memo.clear()
+            found = memo[key] = [
+                (data, self[data["id"]], step_time(data, statement_date=statement_date, due_date=due_date,
+                                                   tz_name=tz_name))
+                for data in self.at_level(count)]
+        return found
 
 
 def proof_steps(steps: list[dict]) -> ProofSteps:
@@ -161,10 +176,16 @@ class Planned:
     send_at: datetime
     values: dict  # the statement's merge values
     level: int
+    key: str = ""  # the outbox row's idempotency key, once the statement is known
 
-    @property
-    def key(self) -> str:
-        return statement_key(self.statement_id, self.step.data["id"])
+    def __post_init__(self):
+        if self.statement_id is not None:
+            self.attach(self.statement_id)
+
+    def attach(self, statement_id: int) -> None:
+        """The statement written for this message (its key follows)."""
+        self.statement_id = statement_id
+        self.key = statement_key(statement_id, self.step.data["id"])
 
 
 def plan_statement(*, practice, steps: ProofSteps, count: int, addressee: Addressee,
@@ -173,13 +194,11 @@ def plan_statement(*, practice, steps: ProofSteps, count: int, addressee: Addres
     """Every step that applies to a statement at dunning count `count`, receivable or not."""
     values = statement_values(statement_date=statement_date, due_date=due_date, amount_due=amount_due,
                               balance=balance)
-    tz_name = addressee.time_zone or practice_tz
     planned = []
-    for data in steps.at_level(count):
+    tz_name = addressee.time_zone or practice_tz
+    for data, step, send_at in steps.timed(count, statement_date, due_date, tz_name):
         address, why = channel_address(addressee, data["channel"], practice)
-        planned.append(Planned(statement_id, steps[data["id"]], addressee, address, why,
-                               step_time(data, statement_date=statement_date, due_date=due_date,
-                                         tz_name=tz_name), values, count))
+        planned.append(Planned(statement_id, step, addressee, address, why, send_at, values, count))
     return planned
 
 

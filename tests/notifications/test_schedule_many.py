@@ -157,6 +157,32 @@ def test_rows_new_by_construction_are_copied_in_with_what_a_schedule_gives_them(
     assert "message 0" in refused.value.message_dict["channel"][0]
 
 
+def test_ids_of_copied_rows_are_drawn_in_growing_blocks(world, monkeypatch):
+    """A batch copies its messages in with ids drawn from the sequence a block at a time: each
+    block twice the last (and never less than asked), so that 40 chunks make a handful of draws;
+    the ids are the sequence's own, unique and in order, and the rows take them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.schedule_many import NotificationIds, json_chunks, notifications_copy_new
+
+    if not json_chunks():
+        pytest.skip("COPY is PostgreSQL's")
+    monkeypatch.setattr(NotificationIds, "BLOCK", 16)
+    ids = NotificationIds()
+    with CaptureQueriesContext(connection) as queries:
+        taken = [ids.take(n) for n in (3, 3, 5, 20, 1)]
+    drawn = [q["sql"] for q in queries if "nextval" in q["sql"]]
+    # 3; 6 (3 left over); 12 more for 5 (10 left); 20 (the block is 16, the request more); none.
+    assert len(drawn) == 4
+    flat = [pk for part in taken for pk in part]
+    assert [len(part) for part in taken] == [3, 3, 5, 20, 1]
+    assert len(set(flat)) == 32 and flat == sorted(flat)
+    made = notifications_copy_new(practice=world.practice_a, messages=rows(4, prefix="ids"), ids=ids)
+    stored = sorted(Notification.objects.filter(idempotency_key__startswith="ids-").values_list(
+        "pk", flat=True))
+    assert made.created == 4 and stored[0] > flat[-1] and len(set(stored) & set(flat)) == 0
+
 def test_keys_and_token_digests_compare_by_bytes_on_postgresql(db):
     from django.db import connection
 
