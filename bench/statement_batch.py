@@ -19,8 +19,11 @@ statement runs would let it: the last batch's autovacuum pass is not timed with 
 It prints, for each batch, statements/s and notifications/s (queued; with superseded) and the CPU
 time this process spent, and the reference: PostgreSQL's own COPY of batch A's notification rows,
 as stored, into the notifications table with its indexes and constraint (rolled back), in the
-same run; as an extra line, COPY into an empty copy of the table. Each batch's notifications/s is
-printed as a ratio of the reference (the goal is at least a third), with the peak memory of this
+same run, measured beside each batch (after A; before B and before C, settled before and after)
+into the table as that batch finds it: the machine is shared and its speed drifts from one
+minute to the next, so each batch is set against COPY at that time. As an extra line, COPY into
+an empty copy of the table. Each batch's notifications/s is printed as a ratio of its
+reference (the goal is at least a third), with the peak memory of this
 process (goal: under 300 MB; the memory a batch freed is handed back to the system before the
 next) and the load average (the machine is shared: run it two or three times). BENCH_PROFILE=A
 (or B, C) prints that batch's profile instead of timing it cleanly
@@ -219,20 +222,22 @@ def measure(count: int, workdir: Path) -> None:
 
     # The reference: PostgreSQL's COPY of batch A's rows, as stored (each key given a suffix
     # to keep it unique), into the notifications table with its indexes and its practice
-    # constraint (checked as it goes), then rolled back. Extra line: into an empty copy of the
-    # table (LIKE ... INCLUDING ALL: the indexes, no foreign key).
+    # constraint (checked as it goes), then rolled back; measured beside each batch, into the
+    # table as that batch finds it (after A; before B and C, each settled before and after).
+    # Extra line: into an empty copy of the table (LIKE ... INCLUDING ALL: the indexes, no
+    # foreign key).
     columns = [f.column for f in Notification._meta.concrete_fields if f.column != "id"]
     exported = ", ".join("idempotency_key || ':copy'" if c == "idempotency_key" else c for c in columns)
     # The rows go through a file (not this process's memory, which the peak measures).
     rows_file = workdir / "batch-a.copy"
-    with connection.cursor() as cursor:
-        with open(rows_file, "wb") as out, cursor.cursor.copy(
-                f"COPY (SELECT {exported} FROM notifications_notification "  # noqa: S608
-                f"WHERE tag = '{a.tag}') TO STDOUT") as copy:
-            for block in copy:
-                out.write(block)
+    with connection.cursor() as cursor, open(rows_file, "wb") as out, cursor.cursor.copy(
+            f"COPY (SELECT {exported} FROM notifications_notification "  # noqa: S608
+            f"WHERE tag = '{a.tag}') TO STDOUT") as copy:
+        for block in copy:
+            out.write(block)
 
-        def copy_into(table: str) -> float:
+    def copy_into(table: str) -> float:
+        with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
             started = time.perf_counter()
             with open(rows_file, "rb") as f, cursor.cursor.copy(
@@ -241,19 +246,25 @@ def measure(count: int, workdir: Path) -> None:
                     copy.write(block)
             return time.perf_counter() - started
 
+    def reference(label: str) -> float:
         with transaction.atomic():
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            copy_seconds = copy_into("notifications_notification")
+            connection.cursor().execute("SET CONSTRAINTS ALL IMMEDIATE")
+            seconds = copy_into("notifications_notification")
             transaction.set_rollback(True)
+        rate = a.notifications_queued / seconds
+        log(f"{'COPY into the table ' + label:<28} {seconds:6.1f} s  {rate:8,.0f} rows/s (the reference)")
+        return rate
+
+    a_reference = reference("(A)")
+    with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_copy (LIKE notifications_notification INCLUDING ALL)")
-        bare_seconds = copy_into("bench_copy")
+    bare_seconds = copy_into("bench_copy")
+    with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_copy")
-    reference = a.notifications_queued / copy_seconds
-    log(f"{'COPY into the table':<28} {copy_seconds:6.1f} s  {reference:8,.0f} rows/s (the reference)")
     bare = a.notifications_queued / bare_seconds
     log(f"{'COPY into an empty copy':<28} {bare_seconds:6.1f} s  {bare:8,.0f} rows/s "
-        f"(extra: {bare / reference:.1f}x the reference)")
-    _batch_line("A: API, level 1", a_seconds, a, reference)
+        f"(extra: {bare / a_reference:.1f}x the reference)")
+    _batch_line("A: API, level 1", a_seconds, a, a_reference)
 
     path = workdir / "b.csv"
     with open(path, "w", newline="") as f:
@@ -268,16 +279,20 @@ def measure(count: int, workdir: Path) -> None:
         return statement_upload_confirm(upload=upload, actor=None, mode="all")
 
     settle()
+    b_reference = reference("(B)")
+    settle()
     started = time.perf_counter()
     upload = profiled("B", csv_batch)
     b_seconds = time.perf_counter() - started
     heap_trim()
     assert upload.received_batch_id, upload.failure or upload.file_error
-    _batch_line("B: CSV, level 2, supersedes", b_seconds, upload.received_batch, reference)
+    _batch_line("B: CSV, level 2, supersedes", b_seconds, upload.received_batch, b_reference)
 
     settle()
+    c_reference = reference("(C)")
+    settle()
     c_seconds, c = post("C", today, "135.00")
-    _batch_line("C: API, level 3, supersedes", c_seconds, c, reference)
+    _batch_line("C: API, level 3, supersedes", c_seconds, c, c_reference)
     rows = Notification.objects.filter(practice=practice).count()
     load = os.getloadavg()
     log(f"{rows:,} notification rows in all; peak memory {peak_mb():.0f} MB; "

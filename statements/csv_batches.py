@@ -11,6 +11,7 @@ from config.sql import pipelined
 from notifications.sql import among
 from patients.csv_import import PREVIEW_ROWS, FileRefused, ValidationReport, csv_rows
 from patients.models import Patient
+from patients.records import collector_paused
 from patients.uploads import (
     UploadFailed,
     UploadKind,
@@ -61,6 +62,10 @@ class StatementUploads(UploadKind):
                      "system again, or start from the template.")
 
     def check(self, upload, binary, on_bytes) -> ValidationReport:
+        with collector_paused():  # see patients/records/gc_pause.py
+            return self._check(upload, binary, on_bytes)
+
+    def _check(self, upload, binary, on_bytes) -> ValidationReport:
         if StatementBatch.objects.filter(practice=upload.practice, batch_id=upload.batch_id).exists():
             raise FileRefused(f"A batch {upload.batch_id!r} was already received. Give this file "
                               "its own batch id.")

@@ -393,3 +393,21 @@ def test_the_next_batch_rewrites_dunning_rows_without_touching_their_indexes(off
     after = updates()
     assert {dunning(g) for g in guarantors} == {2}
     assert (after[0] - before[0], after[1] - before[1]) == (30, 30)
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_the_cyclic_garbage_collector_rests_while_a_batch_goes_in_whatever_its_door(office):
+    """A batch makes millions of small objects and no cycle: the collector is paused for the
+    batch (the CSV import's too, which nothing else paused), and resumes after it."""
+    import gc
+
+    from statements.models import BatchSource
+    from statements.services import statement_batch_receive
+
+    guarantors = [make_guarantor(office) for _ in range(3)]
+    during = []
+    assert gc.isenabled()
+    statement_batch_receive(practice=office, batch_id="gc-1", profile_slug=None, source=BatchSource.CSV,
+                            items=enumerate(item(g) for g in guarantors),
+                            progress=lambda done: during.append((done, gc.isenabled())))
+    assert during == [(3, False)] and gc.isenabled()
