@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.side_transaction import SideTransaction, available
@@ -226,28 +226,34 @@ def _ingest_paused(*, practice, batch_id, profile, items, source, actor, progres
     # A small batch keeps to one connection: two more would cost more than they save. (More
     # than a chunk is more than BESIDE_FROM.)
     beside = (not checker.exhausted or len(first or ()) >= BESIDE_FROM) and available()
+    superseding: list[Future] = []  # the counts of the superseding done beside
     with (SideTransaction("statement-links") if beside else nullcontext()) as links_side, \
             (SideTransaction("statement-supersede") if beside else nullcontext()) as supersede_side:
         with transaction.atomic():
             outcome = _ingest(practice=practice, batch_id=batch_id, profile=profile, checker=checker,
                               first=first, source=source, actor=actor, progress=progress,
-                              links_side=links_side, supersede_side=supersede_side)
+                              links_side=links_side, supersede_side=supersede_side, superseding=superseding)
             if links_side is not None:
                 links_side.commit()  # a failure there raises here: the batch rolls back
         if supersede_side is not None:
-            # After the batch's commit: lost to a crash in between, or refused, the older
-            # messages would still be stopped as superseded by the "still wanted?" check before
-            # their send. The batch stands either way.
+            # After the batch's commit (its last chunks' superseding runs meanwhile): lost to a
+            # crash in between, or refused, the older messages would still be stopped as
+            # superseded by the "still wanted?" check before their send. The batch stands either
+            # way; its count of messages superseded is of those stopped here.
             try:
                 supersede_side.commit()
-            except DatabaseError as exc:
+            except Exception as exc:  # the batch is committed: logged, never raised
                 logger.error("statement batch %s: the superseding of older messages did not commit (%s); "
                              "they are stopped when they fall due", outcome.batch.pk, type(exc).__name__)
+            else:
+                if stopped := sum(future.result() for future in superseding):
+                    StatementBatch.objects.filter(pk=outcome.batch.pk).update(superseded=stopped)
+                    outcome.batch.superseded = stopped
     return outcome
 
 
 def _ingest(*, practice, batch_id, profile, checker: StatementChecker, first, source, actor, progress,
-            links_side, supersede_side) -> IngestOutcome:
+            links_side, supersede_side, superseding: list) -> IngestOutcome:
     if connection.vendor == "postgresql":
         run("SELECT pg_advisory_xact_lock(hashtext('statements.ingest'), %s)", [practice.pk])
     existing = StatementBatch.objects.filter(practice=practice, batch_id=batch_id).select_related(
@@ -272,6 +278,7 @@ def _ingest(*, practice, batch_id, profile, checker: StatementChecker, first, so
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-check") as check:
         writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer,
                               links_side=links_side, supersede_side=supersede_side)
+        writer.superseding = superseding
         chunk, following = first, checker.take(CHUNK)
         while chunk is not None:
             # The chunk after `following` is checked while this one is written.
@@ -343,7 +350,7 @@ class _ChunkWriter:
         self.reason = f"statement batch {batch.batch_id}"[:120]
         self.links_side, self.supersede_side = links_side, supersede_side
         self.reading: Future | None = None  # the next chunk's guarantors, read beside
-        self.superseding: list[Future] = []
+        self.superseding: list[Future] = []  # the counts of the superseding beside (the caller's list)
         self.accepted = self.queued = self.no_channel = self.superseded = 0
         self.copy = json_chunks()
         self.ids = NotificationIds() if self.copy else None
@@ -474,13 +481,10 @@ class _ChunkWriter:
             detail=f"superseded by statement batch {self.batch.batch_id}", chunk=len(keys))
 
     def finish(self) -> None:
-        """Write the last chunk's messages; wait for the superseding done beside (its count goes
-        in the batch row)."""
+        """Write the last chunk's messages. (The superseding done beside goes on: it is counted
+        once committed, after the batch.)"""
         while self.renderings:
             self._schedule_rendered()
-        if self.supersede_side is not None:
-            self.supersede_side.wait()
-            self.superseded += sum(future.result() for future in self.superseding)
 
     def _write_statements(self, rows: list[tuple]) -> dict[int, int]:
         """Insert the statements and upsert the dunning rows; guarantor id -> statement id."""

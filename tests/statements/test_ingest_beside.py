@@ -70,6 +70,7 @@ def test_beside_the_batch_the_links_are_stored_and_the_older_messages_superseded
     assert first.notifications_queued == 6
     second = receive(paying_office, "s2", [item(g, statement_date="2026-10-06") for g in guarantors]).batch
     assert second.superseded == 6 and second.notifications_queued == 6
+    assert StatementBatch.objects.get(pk=second.pk).superseded == 6  # counted once committed
     assert statuses(first) == [(Status.WILL_NOT_SEND, ReasonCode.SUPERSEDED)] * 6
     assert statuses(second) == [(Status.QUEUED, "")] * 6
     assert sides == ["statement-links", "statement-supersede"] * 2
@@ -90,8 +91,9 @@ def test_a_batch_that_fails_after_the_sides_wrote_leaves_nothing_of_itself(payin
 
     def finish_then_fail(self):
         assert self.supersede_side is not None and self.links_side is not None
-        finish(self)  # the superseding ran beside; its transaction is still open
-        assert self.superseded == 2
+        finish(self)
+        self.supersede_side.wait()  # the superseding ran beside; its transaction is still open
+        assert sum(future.result() for future in self.superseding) == 2
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(ingest._ChunkWriter, "finish", finish_then_fail)
@@ -117,6 +119,27 @@ def test_a_link_that_cannot_be_stored_fails_the_whole_batch(paying_office, monke
         receive(paying_office, "s2", [item(g, statement_date="2026-10-06")])
     assert not StatementBatch.objects.filter(batch_id="s2").exists()
     assert statuses(first) == [(Status.QUEUED, "")] * 2
+
+
+@time_machine.travel(OCT_1, tick=False)
+def test_a_superseding_that_fails_beside_leaves_the_batch_standing_and_is_logged(
+        paying_office, monkeypatch, caplog):
+    """The superseding commits after the batch: when it fails, the batch stands (its older
+    messages are stopped by the "still wanted?" check when they fall due), counts none
+    superseded, and the log says so without a value of the batch's."""
+    g = make_guarantor(paying_office)
+    first = receive(paying_office, "s1", [item(g, statement_date="2026-10-05")]).batch
+
+    def refuse(self, keys):
+        raise ValueError("the superseding failed")
+
+    monkeypatch.setattr(ingest._ChunkWriter, "_supersede", refuse)
+    with caplog.at_level("ERROR", logger="statements.ingest"):
+        second = receive(paying_office, "s2", [item(g, statement_date="2026-10-06")]).batch
+    stored = StatementBatch.objects.get(batch_id="s2")
+    assert (second.superseded, stored.superseded, stored.notifications_queued) == (0, 0, 2)
+    assert statuses(first) == [(Status.QUEUED, "")] * 2
+    assert "did not commit (ValueError)" in caplog.text and g.external_id not in caplog.text
 
 
 def _audit(practice, action):
