@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from config.postgresql_only import postgresql_only
+
 # Every claim and every task leaves dead entries in the due list (the claim moves due_at, the
 # task deletes): vacuum it after a thousand changes instead of after a fifth of the table, so
 # the claim's index scan does not step over a large drain's leftovers for long.
@@ -9,20 +11,10 @@ RESET = ("ALTER TABLE notifications_notificationdue RESET (autovacuum_vacuum_sca
          "autovacuum_vacuum_threshold, autovacuum_analyze_scale_factor)")
 
 
-def tune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TUNE)
-
-
-def reset(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(RESET)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ("notifications", "0005_notification_due_list"),
     ]
 
-    operations = [migrations.RunPython(tune, reset)]
+    operations = [postgresql_only([TUNE], [RESET])]

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from config.postgresql_only import postgresql_only
+
 # The idempotency key is an identifier ("statement:12:step:3"), never text a person reads: on
 # PostgreSQL it is compared byte by byte (collation "C") rather than by the database's locale,
 # whose comparisons cost several times more in every unique check and look-up of the key (each
@@ -8,20 +10,10 @@ from django.db import migrations
 SQL = 'ALTER TABLE notifications_notification ALTER COLUMN idempotency_key TYPE varchar(200) COLLATE "{}"'
 
 
-def to_c(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL.format("C"))
-
-
-def to_default(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL.format("default"))
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ("notifications", "0010_errors_to_manage_index"),
     ]
 
-    operations = [migrations.RunPython(to_c, to_default)]
+    operations = [postgresql_only([SQL.format("C")], [SQL.format("default")])]

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from config.postgresql_only import postgresql_only
+
 # A link's token digest and its message's idempotency key are identifiers: on PostgreSQL they
 # are compared byte by byte (collation "C", as notifications_notification.idempotency_key is)
 # rather than by the database's locale, which costs several times more in the unique checks
@@ -9,18 +11,8 @@ COLUMNS = (("token_hash", 64), ("notification_key", 200))
 SQL = 'ALTER TABLE payments_quickpaylink ALTER COLUMN {} TYPE varchar({}) COLLATE "{}"'
 
 
-def _alter(schema_editor, collation):
-    if schema_editor.connection.vendor == "postgresql":
-        for column, length in COLUMNS:
-            schema_editor.execute(SQL.format(column, length, collation))
-
-
-def to_c(apps, schema_editor):
-    _alter(schema_editor, "C")
-
-
-def to_default(apps, schema_editor):
-    _alter(schema_editor, "default")
+def _alter(collation: str) -> list[str]:
+    return [SQL.format(column, length, collation) for column, length in COLUMNS]
 
 
 class Migration(migrations.Migration):
@@ -29,4 +21,4 @@ class Migration(migrations.Migration):
         ("payments", "0007_analytics_attribution"),
     ]
 
-    operations = [migrations.RunPython(to_c, to_default)]
+    operations = [postgresql_only(_alter("C"), _alter("default"))]

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from config.postgresql_only import postgresql_only
+
 # Every batch rewrites the dunning row of each of its guarantors (count, statement, paid_at,
 # updated_at: no indexed column). On PostgreSQL, with room left on each page, the new version of
 # a row goes on its own page without touching the table's two indexes (a HOT update): the
@@ -8,20 +10,10 @@ from django.db import migrations
 SQL = "ALTER TABLE statements_dunning {}"
 
 
-def with_room(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL.format("SET (fillfactor = 50)"))
-
-
-def without(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL.format("RESET (fillfactor)"))
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ("statements", "0006_on_demand_templates_for_existing_practices"),
     ]
 
-    operations = [migrations.RunPython(with_room, without)]
+    operations = [postgresql_only([SQL.format("SET (fillfactor = 50)")], [SQL.format("RESET (fillfactor)")])]
