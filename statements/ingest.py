@@ -277,8 +277,7 @@ def _ingest(*, practice, batch_id, profile, checker: StatementChecker, first, so
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-render") as renderer, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-check") as check:
         writer = _ChunkWriter(practice=practice, batch=batch, steps=steps, now=now, renderer=renderer,
-                              links_side=links_side, supersede_side=supersede_side)
-        writer.superseding = superseding
+                              links_side=links_side, supersede_side=supersede_side, superseding=superseding)
         chunk, following = first, checker.take(CHUNK)
         while chunk is not None:
             # The chunk after `following` is checked while this one is written.
@@ -339,7 +338,7 @@ _PG_STATEMENTS = " ".join([  # composed from the constants above, no input
 class _ChunkWriter:
     def __init__(self, *, practice, batch: StatementBatch, steps: dict, now,
                  renderer: Executor, links_side: SideTransaction | None = None,
-                 supersede_side: SideTransaction | None = None):
+                 supersede_side: SideTransaction | None = None, superseding: list[Future] | None = None):
         self.practice = practice
         self.renderer = renderer
         self.renderings: deque[Future] = deque()  # the texts of the last chunks, being rendered
@@ -350,7 +349,8 @@ class _ChunkWriter:
         self.reason = f"statement batch {batch.batch_id}"[:120]
         self.links_side, self.supersede_side = links_side, supersede_side
         self.reading: Future | None = None  # the next chunk's guarantors, read beside
-        self.superseding: list[Future] = []  # the counts of the superseding beside (the caller's list)
+        # The counts of the superseding beside, in the caller's list (read once it committed).
+        self.superseding = superseding if superseding is not None else []
         self.accepted = self.queued = self.no_channel = self.superseded = 0
         self.copy = json_chunks()
         self.ids = NotificationIds() if self.copy else None
